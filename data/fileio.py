@@ -1,0 +1,112 @@
+"""Atomic outputs and input hashes: the run-directory contract's write-then-rename and skip-on-rerun.
+
+Every stage writes to a temporary sibling and renames it into place only when complete, so a
+killed stage never leaves a half-written file that a later stage could mistake for a result.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+STAMP_NAME = ".mimicry-stamp.json"
+
+
+@contextlib.contextmanager
+def atomic_dir(path: str | Path, *, replace: bool = True) -> Iterator[Path]:
+    """Yield a temporary directory that becomes `path` only if the block finishes.
+
+    On any exception the temporary directory is removed and `path` is left untouched,
+    so bad input never leaves a partial output directory behind.
+    """
+    final = Path(path)
+    final.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.tmp-", dir=final.parent))
+    try:
+        yield tmp
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    if final.exists():
+        if not replace:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise FileExistsError(final)
+        old = final.with_name(f".{final.name}.old-{os.getpid()}")
+        os.replace(final, old)
+        os.replace(tmp, final)
+        shutil.rmtree(old, ignore_errors=True)
+    else:
+        os.replace(tmp, final)
+
+
+@contextlib.contextmanager
+def atomic_file(path: str | Path) -> Iterator[Path]:
+    """Yield a temporary file path in the same directory; rename it onto `path` on success."""
+    final = Path(path)
+    final.parent.mkdir(parents=True, exist_ok=True)
+    fd, name = tempfile.mkstemp(prefix=f".{final.name}.tmp-", dir=final.parent)
+    os.close(fd)
+    tmp = Path(name)
+    try:
+        yield tmp
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    os.replace(tmp, final)
+
+
+def write_json(path: str | Path, obj: Any) -> None:
+    """Write JSON atomically, sorted and indented so diffs between runs are readable."""
+    with atomic_file(path) as tmp:
+        tmp.write_text(json.dumps(obj, indent=2, sort_keys=True, default=str) + "\n")
+
+
+def hash_inputs(*parts: Any) -> str:
+    """SHA-256 over files (by content), directories (recursively, by relative path and content)
+    and JSON-serialisable values, in order. Used to skip a stage whose inputs have not changed."""
+    digest = hashlib.sha256()
+    for part in parts:
+        if isinstance(part, Path):
+            if part.is_dir():
+                for sub in sorted(p for p in part.rglob("*") if p.is_file()):
+                    if sub.name == STAMP_NAME or ".tmp-" in sub.name:
+                        continue
+                    digest.update(str(sub.relative_to(part)).encode())
+                    _update_with_file(digest, sub)
+            elif part.is_file():
+                _update_with_file(digest, part)
+            else:
+                digest.update(f"<missing {part.name}>".encode())
+        else:
+            digest.update(json.dumps(part, sort_keys=True, default=str).encode())
+        digest.update(b"\x00")
+    return digest.hexdigest()
+
+
+def _update_with_file(digest: Any, path: Path) -> None:
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+
+
+def write_stamp(directory: str | Path, inputs_hash: str, **info: Any) -> None:
+    """Mark a stage output directory as complete for the given inputs."""
+    write_json(Path(directory) / STAMP_NAME, {"inputs_hash": inputs_hash, **info})
+
+
+def is_fresh(directory: str | Path, inputs_hash: str) -> bool:
+    """True when `directory` holds a complete stage output made from the same inputs."""
+    stamp = Path(directory) / STAMP_NAME
+    if not stamp.is_file():
+        return False
+    try:
+        return json.loads(stamp.read_text()).get("inputs_hash") == inputs_hash
+    except (OSError, json.JSONDecodeError):
+        return False

@@ -1,0 +1,1 @@
+"""Orchestration: CLI, config, pipeline stages, behavioural alignment statistics, reports."""

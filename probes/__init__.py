@@ -1,0 +1,1 @@
+"""Measurement: model loading, activation and attention-entropy capture, linear probes, model comparison."""

@@ -1,0 +1,42 @@
+"""The CLI shell: commands register, bad input exits 2 with one line."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from data.errors import InputError
+from data.fileio import atomic_dir, hash_inputs, is_fresh, write_stamp
+from experiments.cli import run
+
+
+def test_versions_lists_the_stack(capsys):
+    assert run(["versions"]) == 0
+    out = capsys.readouterr().out
+    assert "torch" in out and "nnsight" in out
+
+
+def test_input_error_names_file_row_field():
+    error = InputError("not a number: 'abc'", file="items.csv", row=3, field="human_rt_ms")
+    assert str(error) == "items.csv: row 3: field 'human_rt_ms': not a number: 'abc'"
+
+
+def test_atomic_dir_leaves_nothing_on_failure(tmp_path: Path):
+    target = tmp_path / "out"
+    with pytest.raises(RuntimeError), atomic_dir(target) as tmp:
+        (tmp / "partial.csv").write_text("x\n")
+        raise RuntimeError("boom")
+    assert not target.exists()
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_stamp_detects_changed_inputs(tmp_path: Path):
+    source = tmp_path / "in.csv"
+    source.write_text("a\n1\n")
+    out = tmp_path / "stage"
+    with atomic_dir(out) as tmp:
+        write_stamp(tmp, hash_inputs(source, {"seed": 0}))
+    assert is_fresh(out, hash_inputs(source, {"seed": 0}))
+    source.write_text("a\n2\n")
+    assert not is_fresh(out, hash_inputs(source, {"seed": 0}))
