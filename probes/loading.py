@@ -24,6 +24,10 @@ DTYPES = {
 }
 
 
+# Classes under which a plain `tokenizers` tokenizer is saved (transformers 5 writes TokenizersBackend).
+GENERIC_TOKENIZER_CLASSES = ("PreTrainedTokenizerFast", "TokenizersBackend")
+
+
 def resolve_dtype(name: str | torch.dtype) -> torch.dtype:
     """Map a dtype name from the CLI or config to a torch dtype."""
     if isinstance(name, torch.dtype):
@@ -44,7 +48,7 @@ def load_tokenizer(
     config_file = local / "tokenizer_config.json"
     if config_file.is_file():
         declared = json.loads(config_file.read_text()).get("tokenizer_class")
-    if declared == "PreTrainedTokenizerFast":
+    if declared in GENERIC_TOKENIZER_CLASSES:
         tokenizer = PreTrainedTokenizerFast.from_pretrained(str(local), add_bos_token=True)
     else:
         tokenizer = AutoTokenizer.from_pretrained(
