@@ -40,3 +40,18 @@ def test_stamp_detects_changed_inputs(tmp_path: Path):
     assert is_fresh(out, hash_inputs(source, {"seed": 0}))
     source.write_text("a\n2\n")
     assert not is_fresh(out, hash_inputs(source, {"seed": 0}))
+
+
+def test_exclusions_ledger_counts_and_writes(tmp_path: Path):
+    from data.exclusions import Exclusions
+
+    ledger = Exclusions()
+    ledger.add("behaviour", "missing_norm", model="m", task="t", example="i1")
+    ledger.add("behaviour", "missing_norm", model="m", task="t", example="i2")
+    ledger.add("behaviour", "unparseable_line", model="m", n=3)
+    assert ledger.total() == 5
+    assert ledger.total(task="t") == 2
+    ledger.write_csv(tmp_path / "exclusions.csv")
+    lines = (tmp_path / "exclusions.csv").read_text().splitlines()
+    assert lines[0] == "stage,model,task,reason,n,example"
+    assert "behaviour,m,t,missing_norm,2,i1" in lines
