@@ -20,6 +20,7 @@ COMMAND_MODULES = (
     "distill_cmd",
     "pipeline_cmd",
     "models_cmd",
+    "organism_cmd",
 )
 
 
