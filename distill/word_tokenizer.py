@@ -29,15 +29,25 @@ def words_of(text: str) -> list[str]:
 
 
 def build_word_tokenizer(
-    texts: Iterable[str], extra_words: Iterable[str] = ()
+    texts: Iterable[str],
+    extra_words: Iterable[str] = (),
+    *,
+    whole_tokens: Iterable[str] = (),
+    chat_template: str | None = None,
 ) -> PreTrainedTokenizerFast:
     """Build a word-level tokenizer whose vocabulary covers every word of `texts`.
 
+    `whole_tokens` are kept as single tokens (chat markers such as "<|im_start|>"), and
+    `chat_template` is stored on the tokenizer, so a tiny model can mimic a real model family.
     Vocabulary order is deterministic (specials, markers, then sorted words), so the same texts
     always give the same token ids.
     """
+    markers = (*MARKERS, *dict.fromkeys(t for t in whole_tokens if t not in MARKERS))
+    texts = list(texts)
+    for marker in markers:
+        texts = [t.replace(marker, " ") for t in texts]
     vocab_words = sorted({w for t in texts for w in words_of(t)} | set(extra_words))
-    vocab = {tok: i for i, tok in enumerate((*SPECIALS, *MARKERS, *vocab_words))}
+    vocab = {tok: i for i, tok in enumerate((*SPECIALS, *markers, *vocab_words))}
     core = Tokenizer(models.WordLevel(vocab=vocab, unk_token=UNK))
     core.pre_tokenizer = pre_tokenizers.Sequence(
         [
@@ -46,11 +56,11 @@ def build_word_tokenizer(
         ]
     )
     core.add_special_tokens([AddedToken(t, special=True) for t in SPECIALS])
-    core.add_tokens([AddedToken(t, special=False, normalized=False) for t in MARKERS])
+    core.add_tokens([AddedToken(t, special=False, normalized=False) for t in markers])
     core.post_processor = processors.TemplateProcessing(
         single=f"{BOS} $A", pair=f"{BOS} $A $B", special_tokens=[(BOS, vocab[BOS])]
     )
-    return PreTrainedTokenizerFast(
+    tokenizer = PreTrainedTokenizerFast(
         tokenizer_object=core,
         bos_token=BOS,
         eos_token=EOS,
@@ -59,6 +69,9 @@ def build_word_tokenizer(
         padding_side="left",
         add_bos_token=True,
     )
+    if chat_template is not None:
+        tokenizer.chat_template = chat_template
+    return tokenizer
 
 
 def load_word_tokenizer(directory: str | Path) -> PreTrainedTokenizerFast:

@@ -59,3 +59,25 @@ def test_broken_registry_names_file_and_field(tmp_path: Path, capsys):
     assert run(["models", "--registry", str(bad)]) == 2
     err = capsys.readouterr().err
     assert str(bad) in err and "unknown convention 'missing'" in err
+
+
+def test_tiny_models_carry_the_family_chat_template_and_think_tags(tmp_path: Path):
+    from probes.loading import load_tokenizer
+    from tests.tiny_models import make_tiny_like
+
+    reg = load_registry()
+    for name in ("deepseek-r1-distill-qwen-1.5b", "deepseek-r1-distill-llama-8b", "qwq-32b"):
+        folder = make_tiny_like(tmp_path / name, name)
+        tokenizer = load_tokenizer(folder)
+        convention = reg.convention_of(name)
+        prompt = tokenizer.apply_chat_template(
+            [{"role": "user", "content": "Is A left of C ?"}],
+            tokenize=False,
+            add_generation_prompt=True,
+        )
+        tokens = tokenizer.convert_ids_to_tokens(
+            tokenizer(prompt, add_special_tokens=False).input_ids
+        )
+        assert "<unk>" not in tokens
+        assert tokens[-1] == convention.think_open  # the generation prompt opens the think span
+        assert all(marker in tokens for marker in convention.chat_tokens if marker in prompt)

@@ -76,3 +76,31 @@ def make_tiny_model(
     model.save_pretrained(directory, safe_serialization=True)
     tokenizer.save_pretrained(directory)
     return directory
+
+
+def make_tiny_like(
+    directory: Path, registry_name: str, texts=(), *, seed: int = 0, **config_kwargs
+) -> Path:
+    """A tiny random-init model of a registry entry's architecture, saved with that family's chat
+    template, chat tokens and think tags, so a real-model config can run in reduced form on CPU."""
+    from experiments.registry import load_registry
+
+    reg = load_registry()
+    entry = reg.models[registry_name]
+    convention = reg.convention_of(registry_name)
+    whole = (*convention.chat_tokens, convention.think_open, convention.think_close)
+    tokenizer = build_word_tokenizer(
+        (*BASE_TEXTS, *texts),
+        ("user", "assistant", "system"),
+        whole_tokens=whole,
+        chat_template=convention.template_text(),
+    )
+    torch.manual_seed(seed)
+    model = AutoModelForCausalLM.from_config(
+        tiny_config(entry.architecture, len(tokenizer), **config_kwargs)
+    )
+    model.eval()
+    directory.mkdir(parents=True, exist_ok=True)
+    model.save_pretrained(directory, safe_serialization=True)
+    tokenizer.save_pretrained(directory)
+    return directory

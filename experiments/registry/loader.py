@@ -25,6 +25,20 @@ class Convention(BaseModel):
     prompt_opens_think: bool = Field(
         description="The generation prompt already ends with think_open."
     )
+    template_file: str | None = Field(
+        default=None,
+        description="A copy of the family's chat template (templates/), for local folders that lack one.",
+    )
+    chat_tokens: list[str] = Field(
+        default_factory=list, description="Special tokens the chat template uses."
+    )
+
+    def template_text(self) -> str | None:
+        """The shipped chat template of this convention, if it has one."""
+        if self.template_file is None:
+            return None
+        path = default_registry_path().parent / "templates" / self.template_file
+        return path.read_text(encoding="utf-8")
 
 
 class ModelEntry(BaseModel):
