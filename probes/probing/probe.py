@@ -1,0 +1,119 @@
+"""One probe: a feature matrix and a target -> held-out score, CI, control score and p-value."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from probes.probing.controls import label_matrix
+from probes.probing.logistic import logistic_nested_cv
+from probes.probing.metrics import CONTINUOUS_METRICS, class_metric_name, score
+from probes.probing.ridge import ridge_nested_cv
+from probes.probing.stats import bootstrap_ci, permutation_p
+
+DEFAULT_ALPHAS = tuple(float(a) for a in np.logspace(-2, 5, 8))
+DEFAULT_CS = tuple(float(c) for c in np.logspace(-3, 1, 5))
+
+
+@dataclass
+class ProbeConfig:
+    """Options shared by every probe of a run."""
+
+    folds: int = 5
+    seed: int = 0
+    n_boot: int = 1000
+    n_perm: int = 200
+    n_perm_logistic: int | None = None
+    """Permutations for logistic probes (each is a refit); defaults to `n_perm`."""
+    n_control: int = 1
+    alphas: tuple[float, ...] = DEFAULT_ALPHAS
+    cs: tuple[float, ...] = DEFAULT_CS
+
+
+@dataclass
+class MetricResult:
+    """Scores of one probe under one metric."""
+
+    metric: str
+    score: float
+    ci_low: float
+    ci_high: float
+    control_score: float
+    control_ci_low: float
+    control_ci_high: float
+    p_value: float
+    null_scores: np.ndarray = field(repr=False, default_factory=lambda: np.zeros(0))
+
+    @property
+    def selectivity(self) -> float:
+        return self.score - self.control_score
+
+
+def _summarise(metric, y, oof, control_y, control_oof, perm_y, perm_oof, config, n_classes):
+    observed = float(score(metric, y, oof, n_classes))
+    low, high = bootstrap_ci(
+        metric, y, oof, n_boot=config.n_boot, seed=config.seed, n_classes=n_classes
+    )
+    if control_y.shape[1]:
+        control_scores = score(metric, control_y.T, control_oof.T, n_classes)
+        control = float(np.mean(control_scores))
+        c_low, c_high = bootstrap_ci(
+            metric,
+            control_y,
+            control_oof,
+            n_boot=config.n_boot,
+            seed=config.seed,
+            n_classes=n_classes,
+        )
+    else:
+        control, c_low, c_high = (float("nan"),) * 3
+    null = score(metric, perm_y.T, perm_oof.T, n_classes) if perm_y.shape[1] else np.zeros(0)
+    return MetricResult(
+        metric, observed, low, high, control, c_low, c_high, permutation_p(observed, null), null
+    )
+
+
+def run_probe(
+    x: np.ndarray,
+    y: np.ndarray,
+    kind: str,
+    tasks: np.ndarray,
+    splits: list,
+    config: ProbeConfig,
+    *,
+    n_classes: int = 0,
+) -> list[MetricResult]:
+    """Fit the probe, its control tasks and its permutation null on the same nested splits."""
+    if kind == "continuous":
+        y, control_y, perm_y = label_matrix(
+            y, tasks, n_control=config.n_control, n_perm=config.n_perm, seed=config.seed
+        )
+        stacked = np.column_stack([y, control_y, perm_y])
+        oof = ridge_nested_cv(x, stacked, splits, np.asarray(config.alphas)).oof
+        k = 1 + control_y.shape[1]
+        return [
+            _summarise(metric, y, oof[:, 0], control_y, oof[:, 1:k], perm_y, oof[:, k:], config, 0)
+            for metric in CONTINUOUS_METRICS
+        ]
+    n_perm = config.n_perm if config.n_perm_logistic is None else config.n_perm_logistic
+    y, control_y, perm_y = label_matrix(
+        y.astype(int), tasks, n_control=config.n_control, n_perm=n_perm, seed=config.seed
+    )
+    cs = np.asarray(config.cs)
+    real = logistic_nested_cv(x, y, splits, cs, seed=config.seed)
+    control_oof = np.column_stack(
+        [logistic_nested_cv(x, c, splits, cs, seed=config.seed).oof for c in control_y.T]
+        or [np.zeros((len(y), 0))]
+    )
+    perm_oof = np.column_stack(
+        [
+            logistic_nested_cv(x, p, splits, cs, seed=config.seed, fixed_c_index=real.c_index).oof
+            for p in perm_y.T
+        ]
+        or [np.zeros((len(y), 0))]
+    )
+    metric = class_metric_name(n_classes)
+    return [
+        _summarise(metric, y, real.oof, control_y, control_oof, perm_y, perm_oof, config, n_classes)
+    ]

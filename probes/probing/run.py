@@ -1,0 +1,253 @@
+"""The probe stage: every model x position x layer x target, with baselines, controls and p.
+
+Writes RUN/probes/{probes.csv, compare.csv, exclusions.csv, directions/} atomically and figures
+to RUN/report/figures/probe_<target>_<position>.png.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from data.errors import InputError
+from data.exclusions import Exclusions
+from data.fileio import atomic_dir, hash_inputs, write_stamp
+from probes.compare import COMPARE_COLUMNS, compare_pair, load_roles, model_pairs
+from probes.directions import difficulty_directions, save_directions
+from probes.probing.cv import nested_splits
+from probes.probing.probe import ProbeConfig, run_probe
+from probes.probing.run_reader import (
+    RANDOM_INIT_SUFFIX,
+    base_models,
+    check_surface_features,
+    discover_models,
+    read_item_table,
+    read_run_traces,
+    surface_columns,
+)
+from probes.probing.targets import ALL_TARGETS, STAGE, build_targets, difficulty_bin
+
+PROBE_COLUMNS = (
+    "model",
+    "position",
+    "layer",
+    "rel_depth",
+    "target",
+    "probe",
+    "feature_set",
+    "score",
+    "ci_low",
+    "ci_high",
+    "control_score",
+    "selectivity",
+    "p_value",
+    "n_items",
+    "metric",
+)
+
+
+def surface_matrix(items: pd.DataFrame) -> np.ndarray:
+    """feat_* columns plus prompt length in characters and words."""
+    columns = [items[c].astype(float).to_numpy() for c in surface_columns(items)]
+    prompts = items["prompt"].astype(str)
+    columns += [prompts.str.len().to_numpy(float), prompts.str.split().str.len().to_numpy(float)]
+    return np.column_stack(columns)
+
+
+def _rows(
+    base: dict, results, feature_set: str, layer, rel_depth, with_control: bool
+) -> list[dict]:
+    rows = []
+    for result in results:
+        row = {
+            **base,
+            "layer": layer,
+            "rel_depth": rel_depth,
+            "feature_set": feature_set,
+            "metric": result.metric,
+            "score": result.score,
+            "ci_low": result.ci_low,
+            "ci_high": result.ci_high,
+            "control_score": result.control_score,
+            "selectivity": result.selectivity,
+            "p_value": result.p_value,
+        }
+        rows.append(row)
+        if with_control:
+            rows.append(
+                {
+                    **row,
+                    "feature_set": "control",
+                    "score": result.control_score,
+                    "ci_low": result.control_ci_low,
+                    "ci_high": result.control_ci_high,
+                    "control_score": float("nan"),
+                    "selectivity": float("nan"),
+                    "p_value": float("nan"),
+                }
+            )
+    return rows
+
+
+def _aligned(items: pd.DataFrame, item_ids: list[str]) -> pd.DataFrame:
+    return items.set_index("item_id", drop=False).loc[item_ids].reset_index(drop=True)
+
+
+def _random_init_resid(models, name, position, item_ids):
+    baseline = models.get(name + RANDOM_INIT_SUFFIX)
+    if baseline is None or position not in baseline.positions:
+        return None
+    resid = baseline.load(position)
+    if baseline.item_ids != item_ids:
+        if set(baseline.item_ids) != set(item_ids):
+            raise InputError(
+                f"random-init activations cover other items than {name!r}",
+                file=baseline.directory / "manifest.json",
+                field="item_ids",
+            )
+        resid = resid[pd.Index(baseline.item_ids).get_indexer(item_ids)]
+    return resid
+
+
+def run_probes(
+    run: str | Path,
+    *,
+    items_path: str | Path | None = None,
+    targets: list[str] | None = None,
+    positions: list[str] | None = None,
+    models: list[str] | None = None,
+    config: ProbeConfig | None = None,
+    roles: str | None = None,
+    figures: bool = True,
+    progress: Callable[[str], None] | None = None,
+) -> Path:
+    """Run every probe of a run directory and write RUN/probes; returns that directory."""
+    run = Path(run)
+    config = config or ProbeConfig()
+    items_path = Path(items_path) if items_path else run / "items.csv"
+    requested = list(targets or ALL_TARGETS)
+    unknown = [t for t in requested if t not in ALL_TARGETS]
+    if unknown:
+        raise InputError(
+            f"unknown target {unknown[0]!r}; choose from {ALL_TARGETS}", field="targets"
+        )
+    items = read_item_table(items_path)
+    check_surface_features(items, items_path)
+    all_models = discover_models(run, items)
+    names = base_models(all_models)
+    if models:
+        missing = [m for m in models if m not in names]
+        if missing:
+            raise InputError(
+                f"no activations for model {missing[0]!r} (have: {names})", field="models"
+            )
+        names = list(models)
+    exclusions = Exclusions()
+    traces = read_run_traces(run, items["item_id"].tolist(), exclusions)
+    roles_map = load_roles(run, roles)
+    pairs = model_pairs(names, roles_map)
+    all_positions = sorted({p for n in names for p in all_models[n].positions})
+    chosen_positions = positions or all_positions
+    for position in chosen_positions:
+        if position not in all_positions:
+            raise InputError(
+                f"no activations at position {position!r} (have: {all_positions})",
+                field="positions",
+            )
+    say = progress or (lambda _message: None)
+
+    rows: list[dict] = []
+    compare_rows: list[dict] = []
+    with atomic_dir(run / "probes") as out:
+        for name in names:
+            acts = all_models[name]
+            outside = ~items["item_id"].isin(acts.item_ids)
+            for task, n in items.loc[outside, "task"].value_counts().sort_index().items():
+                exclusions.add(STAGE, "no_activations", model=name, task=str(task), n=int(n))
+        for position in chosen_positions:
+            held: dict[str, tuple[list[str], np.ndarray]] = {}
+            directions: dict[str, np.ndarray] = {}
+            for name in names:
+                acts = all_models[name]
+                if position not in acts.positions:
+                    continue
+                say(f"{name} {position}")
+                resid = acts.load(position)
+                aligned = _aligned(items, acts.item_ids)
+                held[name] = (acts.item_ids, resid)
+                bins = difficulty_bin(aligned).to_numpy(float)
+                if np.isin([0, 2], bins).all():
+                    found = difficulty_directions(resid, bins)
+                    directions[name] = found["direction"]
+                    save_directions(out / "directions" / name / f"{position}.safetensors", found)
+                ledger = exclusions if position == chosen_positions[0] else Exclusions()
+                model_targets = build_targets(aligned, traces, name, requested, ledger)
+                random_resid = _random_init_resid(all_models, name, position, acts.item_ids)
+                surface = surface_matrix(aligned)
+                for target in model_targets.values():
+                    rows += _probe_target(
+                        name, position, target, aligned, resid, random_resid, surface, config, say
+                    )
+            for model_a, model_b, role_a, role_b in pairs:
+                if model_a in held and model_b in held:
+                    compare_rows += compare_pair(
+                        model_a,
+                        model_b,
+                        held[model_a],
+                        held[model_b],
+                        directions.get(model_a),
+                        directions.get(model_b),
+                        position=position,
+                        roles=(role_a, role_b),
+                    )
+        table = pd.DataFrame(rows, columns=list(PROBE_COLUMNS))
+        table.to_csv(out / "probes.csv", index=False)
+        pd.DataFrame(compare_rows, columns=list(COMPARE_COLUMNS)).to_csv(
+            out / "compare.csv", index=False
+        )
+        exclusions.write_csv(out / "exclusions.csv")
+        write_stamp(out, hash_inputs(items_path, run / "activations", vars(config), requested))
+    if figures and len(table):
+        from probes.probing.figures import plot_all
+
+        plot_all(table, run / "report" / "figures")
+    return run / "probes"
+
+
+def _probe_target(name, position, target, aligned, resid, random_resid, surface, config, say):
+    """All rows of one target: each layer, embedding mark, random-init, surface, control."""
+    keep = np.isfinite(target.values)
+    y = target.values[keep]
+    if target.kind == "class":
+        _, y = np.unique(y, return_inverse=True)
+    groups = aligned["group"].astype(str).to_numpy()[keep]
+    tasks = aligned["task"].astype(str).to_numpy()[keep]
+    splits = nested_splits(groups, config.folds, config.seed)
+    n_layers = resid.shape[1] - 1
+    base = {
+        "model": name,
+        "position": position,
+        "target": target.name,
+        "probe": "ridge" if target.kind == "continuous" else "logistic",
+        "n_items": int(keep.sum()),
+    }
+
+    def fit(x):
+        return run_probe(x, y, target.kind, tasks, splits, config, n_classes=target.n_classes)
+
+    rows: list[dict] = []
+    for layer in range(n_layers + 1):
+        say(f"{name} {position} {target.name} layer {layer}")
+        results = fit(resid[keep, layer])
+        rows += _rows(base, results, "activations", layer, layer / n_layers, True)
+        if layer == 0:
+            rows += _rows(base, results, "embedding", 0, 0.0, False)
+        if random_resid is not None:
+            rows += _rows(
+                base, fit(random_resid[keep, layer]), "random_init", layer, layer / n_layers, False
+            )
+    rows += _rows(base, fit(surface[keep]), "surface", -1, float("nan"), False)
+    return rows
