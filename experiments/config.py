@@ -1,0 +1,344 @@
+"""The run config: one YAML file, validated, whose field descriptions are the config's help text.
+
+`load_config(path)` turns any schema violation into one `InputError` line naming the file, the
+YAML line and the dotted field, so a typo never surfaces as a traceback halfway through a run.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from data.errors import InputError
+
+STAGE_NAMES = (
+    "data",
+    "generate",
+    "ablate",
+    "distill",
+    "generate_students",
+    "behaviour",
+    "capture",
+    "probe",
+    "compare",
+    "steer",
+    "report",
+)
+StageName = Literal[
+    "data",
+    "generate",
+    "ablate",
+    "distill",
+    "generate_students",
+    "behaviour",
+    "capture",
+    "probe",
+    "compare",
+    "steer",
+    "report",
+]
+AblationName = Literal[
+    "original", "format_fixed_content_varied", "content_fixed_format_varied", "length_matched"
+]
+PositionName = Literal["last_prompt", "mean_prompt", "mean_trace", "think_open"]
+ProbeTarget = Literal["human_rt", "human_acc", "own_length", "correct", "difficulty_bin"]
+
+
+class Strict(BaseModel):
+    """Base for every section: unknown keys are errors (a misspelt option must not be ignored)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class ModelSpec(Strict):
+    """Where a model comes from; a bare string in YAML is shorthand for `source`."""
+
+    source: str = Field(
+        description="'organism:teacher' or 'organism:base' (the shipped organism), a local "
+        "Hugging Face folder, or a hub name."
+    )
+    trust_remote_code: bool = Field(
+        False, description="Run the model repository's own code (only for sources you trust)."
+    )
+    revision: str | None = Field(None, description="Hub revision (branch, tag or commit).")
+    dtype: Literal["float32", "bfloat16", "float16"] = Field(
+        "float32", description="Weights dtype for generation and capture."
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_string(cls, value: Any) -> Any:
+        return {"source": value} if isinstance(value, str) else value
+
+
+class GeneratedSet(Strict):
+    """Items drawn by a task generator (no human norms)."""
+
+    family: str = Field(description="Generator family (see `mimicry data list`).")
+    n: int = Field(gt=0, description="Number of items to draw.")
+    seed: int | None = Field(None, description="Generator seed; defaults to the run seed.")
+    role: Literal["train", "eval"] = Field(
+        "train",
+        description="'train': distillation prompts (RUN/train_items.csv); 'eval': added to the "
+        "evaluated items (RUN/items.csv).",
+    )
+    options: dict[str, Any] = Field(
+        default_factory=dict, description="Extra keyword options for the generator."
+    )
+
+
+class TasksConfig(Strict):
+    """Which items the study evaluates (human-normed) and which prompts it distils on."""
+
+    builtin: list[str] = Field(
+        default_factory=lambda: ["relational_3ps", "relational_4ps", "cardinal_directions"],
+        description="Built-in human-normed tasks evaluated (see `mimicry data list`).",
+    )
+    items_file: Path | None = Field(
+        None, description="A user item table (CSV/JSONL) added to the evaluated items."
+    )
+    max_items_per_task: int | None = Field(
+        None, gt=0, description="Keep at most this many evaluated items per task (seeded draw)."
+    )
+    generated: list[GeneratedSet] = Field(
+        default_factory=list, description="Generated item sets (distillation prompts by default)."
+    )
+
+
+class ModelsConfig(Strict):
+    """The teacher and the student architecture before distillation."""
+
+    teacher: ModelSpec = Field(
+        default_factory=lambda: ModelSpec(source="organism:teacher"),
+        description="The reasoning teacher whose traces are distilled.",
+    )
+    base: ModelSpec = Field(
+        default_factory=lambda: ModelSpec(source="organism:base"),
+        description="The student before distillation (also the random-init architecture).",
+    )
+
+
+class GenerateConfig(Strict):
+    """Sampling of reasoning traces (teacher, base and students)."""
+
+    samples: int = Field(1, gt=0, description="Samples per item.")
+    max_new_tokens: int = Field(128, gt=0, description="Generation budget per sample.")
+    temperature: float = Field(0.0, ge=0.0, description="0 means greedy decoding.")
+    batch_size: int = Field(16, gt=0, description="Prompts per generation batch.")
+    backend: Literal["hf", "vllm"] = Field("hf", description="Generation backend.")
+
+
+class DistillConfig(Strict):
+    """SFT of the base on the teacher's traces, one student per ablation set."""
+
+    conditions: list[AblationName] = Field(
+        default_factory=lambda: [
+            "original",
+            "format_fixed_content_varied",
+            "content_fixed_format_varied",
+            "length_matched",
+        ],
+        description="Ablation sets, one distilled student each.",
+    )
+    epochs: float = Field(1.0, gt=0, description="SFT epochs over the ablation set.")
+    max_steps: int | None = Field(
+        None, gt=0, description="Cap on optimiser steps (overrides epochs when set)."
+    )
+    learning_rate: float = Field(5e-4, gt=0, description="Peak learning rate.")
+    batch_size: int = Field(8, gt=0, description="Per-step batch size.")
+    lora: bool = Field(
+        False, description="Train a LoRA adapter (merged on save) instead of full FT."
+    )
+    lora_r: int = Field(8, gt=0, description="LoRA rank.")
+    save_steps: int | None = Field(
+        None, gt=0, description="Checkpoint every N steps (resume point after a kill)."
+    )
+
+
+class BehaviourConfig(Strict):
+    """Behavioural alignment of reasoning cost with human difficulty."""
+
+    n_boot: int = Field(2000, gt=0, description="Bootstrap resamples for CIs.")
+    n_perm: int = Field(2000, gt=0, description="Permutations for p-values.")
+    log_cost: bool = Field(False, description="Cost = mean log reasoning tokens.")
+    difficulty: Literal["rt", "error"] = Field(
+        "rt", description="Human difficulty: median RT, or 1 - accuracy."
+    )
+    min_items: int = Field(5, gt=1, description="Tasks with fewer items are excluded (counted).")
+
+
+class CaptureConfig(Strict):
+    """Per-layer activations and attention entropy."""
+
+    positions: list[PositionName] = Field(
+        default_factory=lambda: ["last_prompt", "mean_prompt", "mean_trace", "think_open"],
+        description="Token positions whose residual stream is saved.",
+    )
+    batch_size: int = Field(16, gt=0, description="Items per forward pass (and per shard).")
+    backend: Literal["nnsight", "transformer_lens", "hooks"] = Field(
+        "nnsight", description="Capture backend."
+    )
+    traces_from: str | None = Field(
+        "teacher",
+        description="Read every model on this model's traces (prompt + trace); null: prompt only.",
+    )
+    entropy: bool = Field(True, description="Also write attention entropy per layer and head.")
+    random_init_baseline: bool = Field(
+        True, description="Also capture a random-init copy of the base, named base__random_init."
+    )
+
+
+class ProbeConfig(Strict):
+    """Per-layer linear probes with baselines and control tasks."""
+
+    targets: list[ProbeTarget] = Field(
+        default_factory=lambda: ["human_rt", "own_length", "correct", "difficulty_bin"],
+        description="Probe targets.",
+    )
+    positions: list[PositionName] | None = Field(
+        None, description="Positions probed; null: all captured positions."
+    )
+    folds: int = Field(5, gt=1, description="Grouped cross-validation folds.")
+    n_perm: int = Field(200, gt=0, description="Permutations for probe p-values.")
+    n_boot: int = Field(1000, gt=0, description="Bootstrap resamples for probe CIs.")
+
+
+class SteerConfig(Strict):
+    """Causal test: add the difficulty direction during generation."""
+
+    model: str = Field(
+        "student_original", description="Model steered (a model name of this run, e.g. teacher)."
+    )
+    layer: int | None = Field(None, description="Layer; null: the middle layer.")
+    alphas: list[float] = Field(
+        default_factory=lambda: [-4.0, 0.0, 4.0], description="Multiples of the direction's norm."
+    )
+    n_items: int | None = Field(None, gt=0, description="Items steered (null: all).")
+
+
+class ReportConfig(Strict):
+    """The final report."""
+
+    title: str = Field("mimicry report", description="Report title.")
+    n_boot: int = Field(1000, gt=0, description="Bootstrap resamples for entropy-difficulty CIs.")
+    n_perm: int = Field(1000, gt=0, description="Permutations for entropy-difficulty p-values.")
+
+
+class RunConfig(Strict):
+    """A whole study: models, items, and the options of every stage."""
+
+    name: str = Field("run", description="Run name (default output folder runs/<name>).")
+    seed: int = Field(0, description="Seed for every random choice of the run.")
+    tasks: TasksConfig = Field(default_factory=TasksConfig, description="Items.")
+    models: ModelsConfig = Field(default_factory=ModelsConfig, description="Models.")
+    generate: GenerateConfig = Field(default_factory=GenerateConfig, description="Generation.")
+    distill: DistillConfig = Field(default_factory=DistillConfig, description="Distillation.")
+    behaviour: BehaviourConfig = Field(default_factory=BehaviourConfig, description="Behaviour.")
+    capture: CaptureConfig = Field(default_factory=CaptureConfig, description="Capture.")
+    probe: ProbeConfig = Field(default_factory=ProbeConfig, description="Probes.")
+    steer: SteerConfig = Field(default_factory=SteerConfig, description="Steering.")
+    report: ReportConfig = Field(default_factory=ReportConfig, description="Report.")
+    stages: list[StageName] = Field(
+        default_factory=lambda: list(STAGE_NAMES), description="Stages run, in pipeline order."
+    )
+
+
+def load_config(path: str | Path) -> RunConfig:
+    """Read and validate a YAML run config; raise one-line `InputError`s on any problem."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputError("config file not found", file=path)
+    text = path.read_text(encoding="utf-8")
+    try:
+        raw = yaml.safe_load(text)
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        row = None if mark is None else mark.line + 1
+        problem = getattr(error, "problem", None) or "invalid YAML"
+        raise InputError(f"invalid YAML: {problem}", file=path, row=row) from None
+    if raw is None:
+        raw = {}
+    if not isinstance(raw, dict):
+        raise InputError("the config must be a YAML mapping of sections", file=path)
+    try:
+        config = RunConfig.model_validate(raw)
+    except ValidationError as error:
+        first = error.errors()[0]
+        loc = [str(part) for part in first["loc"]]
+        raise InputError(
+            _explain(first), file=path, row=_yaml_line(text, loc), field=".".join(loc) or None
+        ) from None
+    if config.tasks.items_file is not None and not config.tasks.items_file.is_absolute():
+        config.tasks.items_file = (path.parent / config.tasks.items_file).resolve()
+    return config
+
+
+def dump_config(config: RunConfig) -> str:
+    """The fully resolved config as YAML (what `RUN/config.yaml` records)."""
+    return yaml.safe_dump(config.model_dump(mode="json"), sort_keys=False)
+
+
+def _explain(error: dict) -> str:
+    if error["type"] == "extra_forbidden":
+        return "unknown option (see `mimicry config-help`)"
+    return error["msg"]
+
+
+def _yaml_line(text: str, loc: list[str]) -> int | None:
+    """1-based line of the deepest key of `loc` present in the YAML text."""
+    try:
+        node = yaml.compose(text)
+    except yaml.YAMLError:
+        return None
+    line = None
+    for part in loc:
+        if isinstance(node, yaml.MappingNode):
+            match = next((v for k, v in node.value if k.value == part), None)
+            key = next((k for k, v in node.value if k.value == part), None)
+            if match is None:
+                break
+            line = key.start_mark.line + 1
+            node = match
+        elif isinstance(node, yaml.SequenceNode) and part.isdigit() and int(part) < len(node.value):
+            node = node.value[int(part)]
+            line = node.start_mark.line + 1
+        else:
+            break
+    return line
+
+
+def config_help(model: type[BaseModel] = RunConfig, prefix: str = "") -> list[str]:
+    """One line per option, `section.field (type, default): description`, for `mimicry config-help`."""
+    lines = []
+    for name, field in model.model_fields.items():
+        dotted = f"{prefix}{name}"
+        annotation = field.annotation
+        if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+            lines.append(f"{dotted}: {field.description or ''}".rstrip())
+            lines.extend(config_help(annotation, prefix=f"{dotted}."))
+            continue
+        if field.is_required():
+            default_text = "required"
+        else:
+            default = field.default_factory() if field.default_factory else field.default
+            if isinstance(default, BaseModel):
+                default = default.model_dump(mode="json")
+            default_text = f"default {default!r}"
+        type_name = _type_name(annotation)
+        lines.append(f"  {dotted} ({type_name}, {default_text}): {field.description or ''}")
+    return lines
+
+
+def _type_name(annotation: Any) -> str:
+    """Readable type: `Literal['a', 'b']` -> `a|b`, classes by their bare name."""
+    text = str(annotation).replace("typing.", "").replace("pathlib.", "")
+    text = re.sub(r"<class '(?:[\w.]*\.)?(\w+)'>", r"\1", text)
+    text = re.sub(r"experiments\.config\.", "", text)
+    text = re.sub(
+        r"Literal\[([^\]]*)\]", lambda m: m.group(1).replace("'", "").replace(", ", "|"), text
+    )
+    return text

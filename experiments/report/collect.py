@@ -1,0 +1,115 @@
+"""Gather what the stages wrote into one object the report renders (every table optional).
+
+The report depends only on the run-directory contract, so it renders whatever subset of stages
+ran, and says which parts are missing instead of failing.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from data.errors import InputError
+
+EXCLUSION_COLUMNS = ["source", "stage", "model", "task", "reason", "n", "example"]
+
+
+@dataclass
+class RunTables:
+    """The run directory's tables, each `None` when the stage that writes it did not run."""
+
+    run_dir: Path
+    items: pd.DataFrame | None = None
+    alignment: pd.DataFrame | None = None
+    summary: pd.DataFrame | None = None
+    transfer: pd.DataFrame | None = None
+    probes: pd.DataFrame | None = None
+    compare: pd.DataFrame | None = None
+    steer: pd.DataFrame | None = None
+    entropy_files: dict[str, Path] = field(default_factory=dict)
+    exclusions: pd.DataFrame = field(
+        default_factory=lambda: pd.DataFrame(columns=EXCLUSION_COLUMNS)
+    )
+    roles: dict = field(default_factory=dict)
+    config_text: str = ""
+    ablation_checks: dict[str, dict] = field(default_factory=dict)
+    training_logs: dict[str, pd.DataFrame] = field(default_factory=dict)
+    trace_summary: pd.DataFrame | None = None
+
+
+def _csv(path: Path) -> pd.DataFrame | None:
+    if not path.is_file():
+        return None
+    try:
+        return pd.read_csv(path, dtype={"item_id": str})
+    except pd.errors.EmptyDataError:
+        return None
+
+
+def collect_exclusions(run_dir: Path) -> pd.DataFrame:
+    """Every `exclusions.csv` under the run, with the folder it came from as `source`."""
+    frames = []
+    for path in sorted(run_dir.rglob("exclusions.csv")):
+        if any(part.startswith(".") for part in path.relative_to(run_dir).parts):
+            continue
+        frame = _csv(path)
+        if frame is None or frame.empty:
+            continue
+        frame.insert(0, "source", str(path.parent.relative_to(run_dir)) or ".")
+        frames.append(frame.reindex(columns=EXCLUSION_COLUMNS))
+    if not frames:
+        return pd.DataFrame(columns=EXCLUSION_COLUMNS)
+    return pd.concat(frames, ignore_index=True).fillna("")
+
+
+def _trace_summary(run_dir: Path) -> pd.DataFrame | None:
+    """Per model: samples, accuracy and mean reasoning tokens of its traces (for the overview)."""
+    rows = []
+    for path in sorted((run_dir / "traces").glob("*.jsonl")):
+        lines = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+        if not lines:
+            continue
+        frame = pd.DataFrame(lines)
+        tokens = frame.get("n_reasoning_tokens")
+        rows.append(
+            {
+                "model": path.stem,
+                "samples": len(frame),
+                "items": frame["item_id"].nunique() if "item_id" in frame else len(frame),
+                "accuracy": float(frame["correct"].mean()) if "correct" in frame else float("nan"),
+                "mean_reasoning_tokens": float(tokens.mean())
+                if tokens is not None
+                else float("nan"),
+            }
+        )
+    return pd.DataFrame(rows) if rows else None
+
+
+def collect(run_dir: str | Path) -> RunTables:
+    """Read every table the report uses from `run_dir`."""
+    run_dir = Path(run_dir)
+    if not run_dir.is_dir():
+        raise InputError("run directory not found", file=run_dir)
+    tables = RunTables(run_dir=run_dir)
+    tables.items = _csv(run_dir / "items.csv")
+    for name in ("alignment", "summary", "transfer"):
+        setattr(tables, name, _csv(run_dir / "behaviour" / f"{name}.csv"))
+    for name in ("probes", "compare", "steer"):
+        setattr(tables, name, _csv(run_dir / "probes" / f"{name}.csv"))
+    tables.entropy_files = {p.stem: p for p in sorted((run_dir / "entropy").glob("*.csv"))}
+    tables.exclusions = collect_exclusions(run_dir)
+    roles = run_dir / "roles.json"
+    tables.roles = json.loads(roles.read_text()) if roles.is_file() else {}
+    config = run_dir / "config.yaml"
+    tables.config_text = config.read_text() if config.is_file() else ""
+    for check in sorted((run_dir / "ablations").glob("*/check.json")):
+        tables.ablation_checks[check.parent.name] = json.loads(check.read_text())
+    for log in sorted((run_dir / "students").glob("*/training_log.csv")):
+        frame = _csv(log)
+        if frame is not None:
+            tables.training_logs[log.parent.name] = frame
+    tables.trace_summary = _trace_summary(run_dir)
+    return tables
