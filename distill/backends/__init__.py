@@ -1,0 +1,36 @@
+"""Generation backends: Hugging Face transformers (default, CPU or GPU) and vLLM (optional, GPU).
+
+A backend takes rendered prompts and returns the generated continuations; parsing, scoring and
+writing traces stay in `distill.generate`, so both backends yield identical trace files.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from data.errors import InputError
+
+BACKENDS = ("hf", "vllm")
+
+
+@dataclass(frozen=True)
+class Generation:
+    """One generated continuation: its text (special tokens removed), its token count, and whether
+    it stopped on eos (False: cut at max_new_tokens)."""
+
+    text: str
+    n_tokens: int
+    finished: bool
+
+
+def load_backend(name: str, model_path, **options):
+    """Instantiate a backend by name; vLLM is imported only when asked for."""
+    if name == "hf":
+        from distill.backends.hf import HFBackend
+
+        return HFBackend(model_path, **options)
+    if name == "vllm":
+        from distill.backends.vllm import VLLMBackend
+
+        return VLLMBackend(model_path, **options)
+    raise InputError(f"unknown backend {name!r}; choose from {BACKENDS}", field="backend")

@@ -1,0 +1,96 @@
+"""Batched generation with Hugging Face transformers: left padding, greedy at temperature 0,
+seeded sampling otherwise, on CPU or GPU."""
+
+from __future__ import annotations
+
+import torch
+
+from distill.backends import Generation
+from distill.backends.prompting import adds_special_tokens, render_prompt, resolve_style
+from probes.loading import load_causal_lm, load_tokenizer
+
+
+def pick_device(device: str | None) -> str:
+    """'auto'/None -> cuda when available, else cpu."""
+    if device in (None, "auto"):
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    return device
+
+
+def pick_dtype(dtype: str | None, device: str) -> str:
+    """'auto'/None -> bfloat16 on a GPU that supports it, float32 otherwise."""
+    if dtype in (None, "auto"):
+        if device.startswith("cuda") and torch.cuda.is_bf16_supported():
+            return "bfloat16"
+        return "float32"
+    return dtype
+
+
+class HFBackend:
+    """Generate continuations of item prompts with `model.generate`."""
+
+    def __init__(
+        self,
+        model_path,
+        *,
+        device: str | None = None,
+        dtype: str | None = None,
+        trust_remote_code: bool = False,
+        prompt_style: str = "auto",
+    ) -> None:
+        self.device = pick_device(device)
+        self.tokenizer = load_tokenizer(model_path, trust_remote_code=trust_remote_code)
+        self.model = load_causal_lm(
+            model_path,
+            dtype=pick_dtype(dtype, self.device),
+            device=self.device,
+            trust_remote_code=trust_remote_code,
+        )
+        self.style = resolve_style(self.tokenizer, prompt_style)
+
+    def generate(
+        self, prompts: list[str], *, temperature: float, max_new_tokens: int, seed: int
+    ) -> list[Generation]:
+        """Generate one continuation per prompt (same batch, left padded)."""
+        tokenizer = self.tokenizer
+        texts = [render_prompt(tokenizer, p, self.style) for p in prompts]
+        batch = tokenizer(
+            texts,
+            return_tensors="pt",
+            padding=True,
+            add_special_tokens=adds_special_tokens(self.style),
+        ).to(self.device)
+        sampling = temperature > 0
+        kwargs = {"do_sample": sampling}
+        if sampling:
+            kwargs["temperature"] = float(temperature)
+        torch.manual_seed(seed)
+        with torch.no_grad():
+            output = self.model.generate(
+                **batch,
+                max_new_tokens=max_new_tokens,
+                pad_token_id=tokenizer.pad_token_id,
+                eos_token_id=tokenizer.eos_token_id,
+                **kwargs,
+            )
+        new_tokens = output[:, batch["input_ids"].shape[1] :].cpu()
+        return [self._to_generation(row) for row in new_tokens]
+
+    def _to_generation(self, row: torch.Tensor) -> Generation:
+        ids = row.tolist()
+        eos = self.tokenizer.eos_token_id
+        finished = eos in ids
+        if finished:
+            ids = ids[: ids.index(eos) + 1]
+        else:
+            pad = self.tokenizer.pad_token_id
+            while ids and ids[-1] == pad and pad != eos:
+                ids.pop()
+        text = self.tokenizer.decode(ids, skip_special_tokens=True)
+        return Generation(text=text, n_tokens=len(ids), finished=finished)
+
+    def count_tokens(self, text: str) -> int:
+        """Tokens of `text` under the model's tokenizer, special tokens excluded."""
+        if not text:
+            return 0
+        return len(self.tokenizer(text, add_special_tokens=False)["input_ids"])
