@@ -63,5 +63,5 @@ def position_weights(
 def reduce_positions(
     hidden: Float[Tensor, "batch seq d_model"], weights: Float[Tensor, "batch position seq"]
 ) -> Float[Tensor, "batch position d_model"]:
-    """Apply position weights to one layer's residual; one bmm, result is tiny."""
-    return torch.bmm(weights.to(hidden.dtype), hidden)
+    """Apply position weights to one layer's residual in float32; one bmm, the result is tiny."""
+    return torch.bmm(weights.float(), hidden.float())

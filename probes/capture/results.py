@@ -1,0 +1,87 @@
+"""Assemble finished shards into the run-directory files probes read."""
+
+from __future__ import annotations
+
+import csv
+import math
+from collections.abc import Sequence
+from pathlib import Path
+
+import torch
+
+from data.fileio import atomic_file
+from probes.capture.inputs import REGIONS
+from probes.capture.writer import ShardStore, write_concatenated
+
+ENTROPY_COLUMNS = ("item_id", "layer", "head", "region", "entropy", "entropy_norm")
+
+
+def resid_key(position: str) -> str:
+    return f"resid.{position}"
+
+
+def write_positions(
+    store: ShardStore,
+    out_dir: Path,
+    positions: Sequence[str],
+    n_shards: int,
+    shape: tuple[int, int, int],
+) -> None:
+    """One `<position>.safetensors` per position holding `resid` [items, layers + 1, d_model]."""
+    for position in positions:
+        write_concatenated(
+            out_dir / f"{position}.safetensors",
+            "resid",
+            store.tensors(resid_key(position), n_shards),
+            shape,
+            torch.float32,
+            metadata={"position": position},
+        )
+
+
+def _number(value: float) -> str:
+    return "" if math.isnan(value) else f"{value:.9g}"
+
+
+def write_entropy_csv(path: Path, store: ShardStore, n_shards: int) -> int:
+    """Stream `item_id, layer, head, region, entropy, entropy_norm` rows shard by shard.
+
+    `layer` is 1-based like `resid` (layer l = the attention of block l); the trace region is
+    written only for items that have a trace. Returns the number of rows.
+    """
+    rows = 0
+    with atomic_file(path) as tmp, tmp.open("w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(ENTROPY_COLUMNS)
+        for index, (entropy, norm) in enumerate(
+            zip(
+                store.tensors("entropy", n_shards),
+                store.tensors("entropy_norm", n_shards),
+                strict=True,
+            )
+        ):
+            item_ids = store.item_ids(index)
+            has_trace = store_has_trace(store, index)
+            for i, item_id in enumerate(item_ids):
+                for layer in range(entropy.shape[1]):
+                    for head in range(entropy.shape[2]):
+                        for r, region in enumerate(REGIONS):
+                            if region == "trace" and not has_trace[i]:
+                                continue
+                            writer.writerow(
+                                (
+                                    item_id,
+                                    layer + 1,
+                                    head,
+                                    region,
+                                    _number(float(entropy[i, layer, head, r])),
+                                    _number(float(norm[i, layer, head, r])),
+                                )
+                            )
+                            rows += 1
+    return rows
+
+
+def store_has_trace(store: ShardStore, index: int) -> list[bool]:
+    """Per item of a shard, whether it had a trace region."""
+    return [bool(v) for v in store.tensor(index, "has_trace").tolist()]

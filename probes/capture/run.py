@@ -1,0 +1,372 @@
+"""The capture stage: model + item table (+ traces) -> activations, entropy and manifest in RUN.
+
+Writes `RUN/activations/NAME/<position>.safetensors` (`resid` [items, layers + 1, d_model]),
+`RUN/activations/NAME/manifest.json`, `RUN/activations/NAME/exclusions.csv`,
+`RUN/entropy/NAME.csv` and `RUN/items.csv`. Shards are kept in `RUN/activations/.NAME.partial`
+until the end, so a killed capture resumes at the last finished shard, and a finished capture
+with the same inputs is skipped.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+
+from data.errors import InputError
+from data.exclusions import Exclusions
+from data.fileio import atomic_dir, hash_inputs, is_fresh, write_json, write_stamp
+from probes.architectures import architecture_for_config, validate_architecture
+from probes.capture.backends import BACKENDS, make_backend
+from probes.capture.entropy import ENTROPY_METHODS, fused_available
+from probes.capture.inputs import REGIONS, THINK_CLOSE, THINK_OPEN, collate, plan_batches
+from probes.capture.positions import TRACE_POSITIONS, parse_positions, position_weights
+from probes.capture.results import resid_key, write_entropy_csv, write_positions
+from probes.capture.texts import STAGE, encode_items, select_traces
+from probes.capture.writer import ShardStore
+
+FORMAT_VERSION = 1
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+_SMALL_FILE = 64 << 20
+
+
+@dataclass
+class CaptureResult:
+    """Where a capture wrote its outputs and what it kept."""
+
+    activations: Path
+    entropy: Path | None
+    n_items: int
+    skipped: bool
+    exclusions: Exclusions = field(default_factory=Exclusions)
+
+
+def default_name(model: str | Path) -> str:
+    """A file-safe run name from a model folder or hub name (`org/model` -> `org--model`)."""
+    text = str(model).rstrip("/")
+    name = Path(text).name if Path(text).exists() else text.replace("/", "--")
+    return re.sub(r"[^A-Za-z0-9._-]", "_", name)
+
+
+def model_fingerprint(model: str | Path, revision: str | None) -> list:
+    """What identifies a model for the skip-on-rerun hash without reading gigabytes of weights:
+    small files by content, large ones by name, size and their first and last MiB."""
+    path = Path(model)
+    if not path.is_dir():
+        return ["hub", str(model), revision]
+    parts: list = ["dir"]
+    for file in sorted(p for p in path.rglob("*") if p.is_file()):
+        size = file.stat().st_size
+        digest = hashlib.sha256()
+        with file.open("rb") as handle:
+            if size <= _SMALL_FILE:
+                digest.update(handle.read())
+            else:
+                digest.update(handle.read(1 << 20))
+                handle.seek(size - (1 << 20))
+                digest.update(handle.read())
+        parts.append([str(file.relative_to(path)), size, digest.hexdigest()])
+    return parts
+
+
+def _check_options(backend, batch_size, shard_size, entropy_method, positions, traces, template):
+    if backend not in BACKENDS:
+        raise InputError(
+            f"unknown backend {backend!r}; choose from {', '.join(BACKENDS)}", field="backend"
+        )
+    if batch_size < 1 or shard_size < 1:
+        raise InputError("batch size and shard size must be at least 1", field="batch_size")
+    if entropy_method not in ENTROPY_METHODS:
+        raise InputError(
+            f"unknown entropy method {entropy_method!r}; choose from {', '.join(ENTROPY_METHODS)}",
+            field="entropy_method",
+        )
+    needs_trace = [p for p in positions if p in TRACE_POSITIONS]
+    if traces is None and needs_trace and (template == "raw" or "mean_trace" in needs_trace):
+        raise InputError(
+            f"position(s) {', '.join(needs_trace)} need reasoning text; pass --traces",
+            field="positions",
+        )
+
+
+def _resolve_entropy_method(method: str, device: str, backend: str) -> str:
+    if backend == "transformer_lens":
+        return "eager"
+    if method == "auto":
+        return "fused" if fused_available(device) else "chunked"
+    if method == "fused" and not fused_available(device):
+        raise InputError(
+            f"the fused entropy method needs a CPU device, not {device!r}", field="entropy_method"
+        )
+    return method
+
+
+def _read_items(items_path: Path):
+    from data.items import read_items
+
+    return read_items(items_path)
+
+
+def _write_items_copy(items_df, items_path: Path, run: Path) -> None:
+    """Keep the item table in RUN so later stages need only RUN; never silently replace another."""
+    from data.items import read_items, write_items
+
+    target = run / "items.csv"
+    if target.exists():
+        if target.resolve() == items_path.resolve():
+            return
+        existing = read_items(target)
+        if existing["item_id"].tolist() != items_df["item_id"].tolist() or (
+            existing["prompt"].tolist() != items_df["prompt"].tolist()
+        ):
+            raise InputError(
+                "the run directory already holds a different item table; use another --out",
+                file=target,
+                field="item_id",
+            )
+        return
+    write_items(items_df, target)
+
+
+def capture(
+    model: str | Path,
+    items: str | Path,
+    out_run: str | Path,
+    name: str | None = None,
+    *,
+    traces: str | Path | Sequence[str | Path] | None = None,
+    trace_model: str | None = None,
+    positions: str | Sequence[str] | None = None,
+    backend: str = "nnsight",
+    batch_size: int = 8,
+    dtype: str = "float32",
+    device: str = "cpu",
+    trust_remote_code: bool = False,
+    revision: str | None = None,
+    shard_size: int = 256,
+    entropy: bool = True,
+    entropy_method: str = "auto",
+    template: str = "raw",
+    max_tokens: int | None = None,
+    on_shard: Callable[[int, int], None] | None = None,
+    on_batch: Callable[[int], None] | None = None,
+) -> CaptureResult:
+    """Capture residual-stream activations and attention entropy for one model.
+
+    Args:
+        model: local HF folder or hub name (safetensors weights).
+        items: item table (CSV/JSONL, `data.items` format).
+        out_run: run directory.
+        name: output name under `activations/` and `entropy/` (default from the model).
+        traces: trace JSONL file(s); the text becomes prompt + `<think> reasoning </think>`
+            (sample 0 of each item); items without a trace are excluded and counted.
+        trace_model: which model's traces to read when the files hold several.
+        positions: subset of last_prompt, mean_prompt, mean_trace, think_open (default: all four
+            with traces, the two prompt positions without).
+        backend: `nnsight` (batched, left padding) or `transformer_lens` (one item at a time).
+        batch_size: items per forward pass.
+        dtype, device, trust_remote_code, revision: how to load the model.
+        shard_size: items per resumable shard.
+        entropy: also write attention entropy per layer, head and region.
+        entropy_method: auto (fused on CPU, else chunked), chunked, fused, or eager (reference).
+        template: `raw` text or the tokenizer's `chat` template around the prompt.
+        max_tokens: longer items are excluded (default: the model's context length).
+        on_shard: called as `on_shard(finished_shard_index, n_shards)` after each new shard.
+        on_batch: called with the number of items in each finished batch.
+    """
+    from transformers import AutoConfig
+
+    from probes.loading import load_causal_lm, load_tokenizer
+
+    run = Path(out_run)
+    items_path = Path(items)
+    name = name or default_name(model)
+    if not _NAME.match(name):
+        raise InputError(f"name {name!r} must be letters, digits, '.', '_' or '-'", field="name")
+    trace_paths = (
+        None if traces is None else ([traces] if isinstance(traces, str | Path) else list(traces))
+    )
+    positions = parse_positions(
+        positions
+        or (
+            ("last_prompt", "mean_prompt", "mean_trace", "think_open")
+            if trace_paths
+            else ("last_prompt", "mean_prompt")
+        )
+    )
+    _check_options(
+        backend, batch_size, shard_size, entropy_method, positions, trace_paths, template
+    )
+    try:
+        config = AutoConfig.from_pretrained(
+            str(model), trust_remote_code=trust_remote_code, revision=revision
+        )
+    except (OSError, ValueError) as error:
+        raise InputError(
+            f"cannot read the model config: {' '.join(str(error).split())[:300]}", file=str(model)
+        ) from error
+    architecture = architecture_for_config(config, source=str(model))
+    method = _resolve_entropy_method(entropy_method, device, backend) if entropy else None
+
+    items_df = _read_items(items_path)
+    tokenizer = load_tokenizer(model, trust_remote_code=trust_remote_code, revision=revision)
+    exclusions = Exclusions()
+    reasoning = None
+    if trace_paths:
+        from data.traces import read_traces
+
+        def count(texts):
+            return [len(tokenizer(t, add_special_tokens=False)["input_ids"]) for t in texts]
+
+        frame, _ = read_traces(
+            trace_paths, item_ids=items_df["item_id"].tolist(), count_tokens=count
+        )
+        reasoning = select_traces(frame, trace_model, trace_paths[0])
+    context = getattr(config, "max_position_embeddings", None) or getattr(
+        config, "n_positions", None
+    )
+    encoded = encode_items(
+        tokenizer,
+        items_df,
+        reasoning,
+        positions=positions,
+        template=template,
+        max_tokens=max_tokens or context,
+        model_name=name,
+        exclusions=exclusions,
+    )
+    if not encoded:
+        raise InputError(
+            f"no item left to capture ({exclusions.total()} excluded)", file=items_path
+        )
+
+    options = {
+        "format": FORMAT_VERSION,
+        "positions": positions,
+        "backend": backend,
+        "batch_size": batch_size,
+        "dtype": dtype,
+        "device": device,
+        "revision": revision,
+        "entropy_method": method,
+        "template": template,
+        "shard_size": shard_size,
+        "trace_model": trace_model,
+    }
+    inputs_hash = hash_inputs(
+        model_fingerprint(model, revision),
+        items_path,
+        *(trace_paths or []),
+        options,
+        [(e.item_id, e.input_ids, e.prompt_len, e.think_open) for e in encoded],
+    )
+    activations_dir = run / "activations" / name
+    entropy_path = run / "entropy" / f"{name}.csv" if method else None
+    _write_items_copy(items_df, items_path, run)
+    if is_fresh(activations_dir, inputs_hash) and (entropy_path is None or entropy_path.is_file()):
+        return CaptureResult(activations_dir, entropy_path, len(encoded), True, exclusions)
+
+    hf_model = load_causal_lm(
+        model,
+        dtype=dtype,
+        device=device,
+        trust_remote_code=trust_remote_code,
+        revision=revision,
+        attn_implementation="sdpa",
+    )
+    validate_architecture(hf_model, source=str(model))
+    engine = make_backend(
+        backend,
+        model=hf_model,
+        tokenizer=tokenizer,
+        architecture=architecture,
+        entropy_method=method,
+        **({"model_path": str(model), "device": device} if backend == "transformer_lens" else {}),
+    )
+    n_layers, d_model = config.num_hidden_layers, config.hidden_size
+    store = ShardStore(run / "activations" / f".{name}.partial", inputs_hash)
+    n_shards = (len(encoded) + shard_size - 1) // shard_size
+    for index in range(n_shards):
+        if store.done(index):
+            continue
+        shard = encoded[index * shard_size : (index + 1) * shard_size]
+        store.write(
+            index,
+            _capture_shard(
+                engine, shard, positions, tokenizer.pad_token_id, device, batch_size, on_batch
+            ),
+            [e.item_id for e in shard],
+        )
+        if on_shard is not None:
+            on_shard(index, n_shards)
+
+    item_ids = [e.item_id for e in encoded]
+    manifest = {
+        "model": name,
+        "source": str(model),
+        "architecture": architecture.name,
+        "item_ids": item_ids,
+        "n_items": len(item_ids),
+        "n_layers": n_layers,
+        "d_model": d_model,
+        "n_heads": config.num_attention_heads,
+        "positions": list(positions),
+        "revision": revision,
+        "dtype": dtype,
+        "batch_size": batch_size,
+        "padding_side": "left",
+        "position_ids": "from attention mask",
+        "backend": backend,
+        "entropy_method": method,
+        "template": template,
+        "think_tags": [THINK_OPEN, THINK_CLOSE],
+        "traces": [str(p) for p in trace_paths or []],
+        "trace_model": trace_model,
+        "trace_sample": 0 if trace_paths else None,
+        "resid_layout": "[items, layers + 1, d_model]; 0 = embeddings, l = output of block l before the final norm",
+        "entropy_layer": "1-based block index, as resid",
+        "entropy_regions": list(REGIONS),
+        "torch": torch.__version__,
+        "inputs_hash": inputs_hash,
+        "n_excluded": exclusions.total(),
+    }
+    if entropy_path is not None:
+        write_entropy_csv(entropy_path, store, n_shards)
+    with atomic_dir(activations_dir) as tmp:
+        write_positions(store, tmp, positions, n_shards, (len(item_ids), n_layers + 1, d_model))
+        write_json(tmp / "manifest.json", manifest)
+        exclusions.write_csv(tmp / "exclusions.csv")
+        write_stamp(tmp, inputs_hash, stage=STAGE)
+    store.remove()
+    return CaptureResult(activations_dir, entropy_path, len(item_ids), False, exclusions)
+
+
+def _capture_shard(
+    engine, shard, positions, pad_id, device, batch_size, on_batch
+) -> dict[str, torch.Tensor]:
+    """Run one shard batch by batch (similar lengths together), rows back in shard order."""
+    resid = entropy = norm = None
+    for rows in plan_batches([len(e.input_ids) for e in shard], batch_size):
+        batch = collate([shard[i] for i in rows], pad_id).to(device)
+        result = engine.run(batch, position_weights(batch, positions, torch.float32))
+        if resid is None:
+            resid = torch.zeros((len(shard), *result.resid.shape[1:]), dtype=torch.float32)
+            if result.entropy is not None:
+                entropy = torch.zeros((len(shard), *result.entropy.shape[1:]), dtype=torch.float32)
+                norm = torch.zeros_like(entropy)
+        index = torch.tensor(rows)
+        resid[index] = result.resid.float().cpu()
+        if entropy is not None:
+            entropy[index] = result.entropy.float().cpu()
+            norm[index] = result.entropy_norm.float().cpu()
+        if on_batch is not None:
+            on_batch(len(rows))
+    tensors = {resid_key(p): resid[:, :, k] for k, p in enumerate(positions)}
+    tensors["has_trace"] = torch.tensor([e.has_trace for e in shard])
+    if entropy is not None:
+        tensors["entropy"], tensors["entropy_norm"] = entropy, norm
+    return tensors
