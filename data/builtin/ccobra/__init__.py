@@ -1,0 +1,1 @@
+"""Trial-level human data from CognitiveComputationLab/ccobra (MIT); see SOURCE.txt."""

@@ -1,0 +1,83 @@
+"""What every task family shares: word splitting, the common surface features, and the
+registry record that the generators and the built-in task loaders use."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+# The same split as the organism's word tokenizer: words and single punctuation marks.
+_WORD = re.compile(r"\w+|[^\w\s]")
+_NEGATION_WORDS = frozenset({"not", "no", "false"})
+
+
+def words_of(text: str) -> list[str]:
+    """Words and punctuation marks of `text`, as the word-level tokenizer splits them."""
+    return _WORD.findall(text)
+
+
+def common_features(
+    prompt: str, *, n_premises: int, steps: Sequence[str], n_entities: int
+) -> dict[str, float]:
+    """Features every family reports, so surface baselines are comparable across tasks.
+
+    `feat_steps` is the number of derivation steps (the work the item needs); the others are
+    surface properties of the prompt a probe could exploit without any reasoning.
+    """
+    tokens = [w.lower() for w in words_of(prompt)]
+    return {
+        "feat_n_premises": float(n_premises),
+        "feat_steps": float(len(steps)),
+        "feat_prompt_words": float(sum(1 for w in tokens if w[0].isalnum())),
+        "feat_prompt_chars": float(len(prompt)),
+        "feat_digits": float(sum(ch.isdigit() for ch in prompt)),
+        "feat_n_entities": float(n_entities),
+        "feat_n_negations": float(sum(1 for w in tokens if w in _NEGATION_WORDS)),
+    }
+
+
+@dataclass(frozen=True)
+class Family:
+    """One task family: a structured item type and the functions that render, solve and sample it.
+
+    Attributes:
+        name: registry key (`relational`, `cardinal`, `syllogistic`, `propositional`).
+        description: one line for listings.
+        render_prompt: struct -> prompt text (the one template shared by human and generated items).
+        solve: struct -> the short correct answer.
+        solution_steps: struct -> short derivation steps (the organism teacher's scratchpad).
+        surface_features: (struct, prompt) -> `feat_*` floats.
+        sample: (rng: random.Random, **options) -> a random struct.
+        vocabulary: () -> every word a prompt, answer or step of this family can contain.
+        template_id: struct -> the abstract template (entities relabelled), for grouped CV.
+    """
+
+    name: str
+    description: str
+    render_prompt: Callable[[Any], str]
+    solve: Callable[[Any], str]
+    solution_steps: Callable[[Any], list[str]]
+    surface_features: Callable[[Any, str], dict[str, float]]
+    sample: Callable[..., Any]
+    vocabulary: Callable[[], frozenset[str]]
+    template_id: Callable[[Any], str]
+
+
+def relabel(names: Sequence[str]) -> dict[str, str]:
+    """Map entity names to placeholders by order of first appearance (x0, x1, ...)."""
+    mapping: dict[str, str] = {}
+    for name in names:
+        mapping.setdefault(name, f"x{len(mapping)}")
+    return mapping
+
+
+def int_range(value: int | Sequence[int], name: str) -> tuple[int, int]:
+    """Accept `n` or `(low, high)` (inclusive) for a generator option."""
+    if isinstance(value, int):
+        return value, value
+    low, high = (int(v) for v in value)
+    if low > high:
+        raise ValueError(f"{name}: empty range {low}..{high}")
+    return low, high
