@@ -130,3 +130,204 @@ class LexiconSummary:
     out_dir: Path
     n_traces: int = 0
     exclusions: Exclusions = field(default_factory=Exclusions)
+
+
+def difficulty_bins(items, n_bins: int, exclusions: Exclusions):
+    """item_id -> (task, bin label, difficulty): within-task quantile bins of human RT, or of
+    error (1 - accuracy) for tasks without RT norms. Items without a norm, and tasks with fewer
+    items than bins, are counted as exclusions."""
+    import pandas as pd
+
+    labels = BIN_LABELS if n_bins == 3 else tuple(f"bin{i + 1}" for i in range(n_bins))
+    rows = {}
+    for task, group in items.groupby("task", sort=True):
+        use_rt = "human_rt_ms" in group and group["human_rt_ms"].notna().any()
+        if use_rt:
+            difficulty = group["human_rt_ms"]
+        elif "human_acc" in group and group["human_acc"].notna().any():
+            difficulty = 1.0 - group["human_acc"]
+        else:
+            exclusions.add(STAGE, "no_difficulty_norm", task=str(task), n=len(group))
+            continue
+        missing = difficulty.isna()
+        if missing.any():
+            exclusions.add(STAGE, "no_difficulty_norm", task=str(task), n=int(missing.sum()))
+        difficulty = difficulty[~missing]
+        if len(difficulty) < n_bins:
+            exclusions.add(STAGE, "too_few_items_for_bins", task=str(task), n=len(difficulty))
+            continue
+        bins = pd.qcut(difficulty.rank(method="first"), n_bins, labels=list(labels))
+        for index in difficulty.index:
+            rows[str(group.at[index, "item_id"])] = (
+                str(task),
+                str(bins[index]),
+                float(difficulty[index]),
+            )
+    return rows, labels
+
+
+def _rate_ci(counts, tokens, rng, n_boot: int) -> tuple[float, float, float]:
+    """Rate per 1k tokens (ratio of sums) with a bootstrap CI over traces."""
+    import numpy as np
+
+    counts, tokens = np.asarray(counts, float), np.asarray(tokens, float)
+    rate = 1000.0 * counts.sum() / tokens.sum()
+    draws = rng.integers(0, len(counts), size=(n_boot, len(counts)))
+    boot = 1000.0 * counts[draws].sum(1) / np.maximum(tokens[draws].sum(1), 1.0)
+    return rate, float(np.quantile(boot, 0.025)), float(np.quantile(boot, 0.975))
+
+
+def lexicon_report(
+    trace_paths,
+    items_path,
+    out_dir,
+    *,
+    tokenizer=None,
+    n_bins: int = 3,
+    n_boot: int = 1000,
+    seed: int = 0,
+) -> LexiconSummary:
+    """Lexicon rates per model x task x difficulty bin (and pooled over tasks), their trend over
+    difficulty, CSVs and a figure, written atomically to `out_dir`.
+
+    Writes `lexicon.csv` (model, task, bin, n_traces, n_tokens, category, count, per_1k, ci_low,
+    ci_high), `lexicon_trend.csv` (model, category, n, spearman_rho, ci_low, ci_high, p_value:
+    per-trace rate against within-task difficulty rank), `exclusions.csv`, `figures/lexicon.png`.
+    """
+    import numpy as np
+    import pandas as pd
+    from scipy import stats
+
+    from data.fileio import atomic_dir
+    from data.items import read_items
+    from data.traces import read_traces
+
+    items = read_items(items_path)
+    summary = LexiconSummary(out_dir=Path(out_dir))
+    ledger = summary.exclusions
+    count_tokens = None
+    if tokenizer is not None:
+        from probes.loading import load_tokenizer
+
+        tok = load_tokenizer(tokenizer) if isinstance(tokenizer, str | Path) else tokenizer
+
+        def count_tokens(texts):
+            return [len(ids) for ids in tok(list(texts), add_special_tokens=False)["input_ids"]]
+
+    paths = [trace_paths] if isinstance(trace_paths, str | Path) else list(trace_paths)
+    frame, _ = read_traces(
+        paths, item_ids=items["item_id"], count_tokens=count_tokens, exclusions=ledger
+    )
+    bins, labels = difficulty_bins(items, n_bins, ledger)
+    records = []
+    for row in frame.itertuples(index=False):
+        if row.n_reasoning_tokens <= 0 or not row.reasoning.strip():
+            ledger.add(STAGE, "empty_reasoning", model=row.model, example=row.item_id)
+            continue
+        if row.item_id not in bins:
+            ledger.add(STAGE, "item_not_binned", model=row.model, example=row.item_id)
+            continue
+        task, label, _ = bins[row.item_id]
+        counts = {c: m.count(row.reasoning) for c, m in matchers().items()}
+        records.append(
+            {
+                "model": row.model,
+                "task": task,
+                "bin": label,
+                "item_id": row.item_id,
+                "tokens": int(row.n_reasoning_tokens),
+                **counts,
+            }
+        )
+    if not records:
+        raise InputError(
+            "no traces left to count (see exclusions: no norms, empty reasoning)", file=paths[0]
+        )
+    table = pd.DataFrame(records)
+    summary.n_traces = len(table)
+    rank = {label: i for i, label in enumerate(labels)}
+    table["bin_index"] = table["bin"].map(rank)
+    rng = np.random.default_rng(seed)
+    rows = []
+    pooled = table.assign(task="all")
+    for (model, task, label), group in pd.concat([table, pooled]).groupby(
+        ["model", "task", "bin"], sort=True
+    ):
+        for category in CATEGORIES:
+            rate, low, high = _rate_ci(group[category], group["tokens"], rng, n_boot)
+            rows.append(
+                {
+                    "model": model,
+                    "task": task,
+                    "bin": label,
+                    "n_traces": len(group),
+                    "n_tokens": int(group["tokens"].sum()),
+                    "category": category,
+                    "count": int(group[category].sum()),
+                    "per_1k": rate,
+                    "ci_low": low,
+                    "ci_high": high,
+                }
+            )
+    trend = []
+    for model, group in table.groupby("model", sort=True):
+        for category in CATEGORIES:
+            per_trace = 1000.0 * group[category] / group["tokens"]
+            rho, p_value = (
+                stats.spearmanr(group["bin_index"], per_trace)
+                if len(group) >= 3
+                else (np.nan, np.nan)
+            )
+            draws = rng.integers(0, len(group), size=(n_boot, len(group)))
+            x, y = group["bin_index"].to_numpy(), per_trace.to_numpy()
+            boot = (
+                [stats.spearmanr(x[d], y[d])[0] for d in draws[: min(n_boot, 500)]]
+                if len(group) >= 3
+                else []
+            )
+            boot = [b for b in boot if np.isfinite(b)]
+            trend.append(
+                {
+                    "model": model,
+                    "category": category,
+                    "n": len(group),
+                    "spearman_rho": rho,
+                    "ci_low": float(np.quantile(boot, 0.025)) if boot else np.nan,
+                    "ci_high": float(np.quantile(boot, 0.975)) if boot else np.nan,
+                    "p_value": p_value,
+                }
+            )
+    result = pd.DataFrame(rows)
+    with atomic_dir(summary.out_dir) as tmp:
+        result.to_csv(tmp / "lexicon.csv", index=False)
+        pd.DataFrame(trend).to_csv(tmp / "lexicon_trend.csv", index=False)
+        ledger.write_csv(tmp / "exclusions.csv")
+        (tmp / "figures").mkdir()
+        _plot(result[result["task"] == "all"], labels, tmp / "figures" / "lexicon.png")
+    return summary
+
+
+def _plot(pooled, labels, path: Path) -> None:
+    """One panel per category: rate per 1k tokens by difficulty bin, one line per model."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, len(CATEGORIES), figsize=(3.2 * len(CATEGORIES), 3.0), sharex=True)
+    x = {label: i for i, label in enumerate(labels)}
+    for ax, category in zip(axes, CATEGORIES, strict=True):
+        sub = pooled[pooled["category"] == category]
+        for model, group in sub.groupby("model", sort=True):
+            group = group.sort_values("bin", key=lambda s: s.map(x))
+            xs = group["bin"].map(x)
+            ax.plot(xs, group["per_1k"], marker="o", label=model)
+            ax.fill_between(xs, group["ci_low"], group["ci_high"], alpha=0.2)
+        ax.set_title(category)
+        ax.set_xticks(range(len(labels)), labels)
+        ax.set_xlabel("difficulty (within task)")
+    axes[0].set_ylabel("per 1,000 reasoning tokens")
+    axes[-1].legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)

@@ -37,7 +37,7 @@ def fit_length(text: str, length: int, context: BuildContext) -> tuple[str, dict
     kept = ""
     n_kept = 0
     steps = split_steps(text)
-    for step in steps:
+    for _ in steps:
         candidate = join_steps(steps[: n_kept + 1]).rstrip()
         if measure.count(candidate) > length:
             break

@@ -1,9 +1,233 @@
-"""CLI commands of this group (filled in by the issue that owns it)."""
+"""`mimicry generate | ablate | distill | lexicon`: teacher traces, ablation sets, SFT students,
+lexical markers."""
 
 from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
 
 import typer
 
 
+def generate(
+    model: Annotated[str, typer.Option("--model", help="Model folder (or hub name).")],
+    items: Annotated[Path, typer.Option("--items", help="Item table (CSV or JSONL).")],
+    out: Annotated[Path, typer.Option("--out", help="Trace file to write (JSONL).")],
+    samples: Annotated[int, typer.Option("--samples", help="Samples per item.")] = 1,
+    temperature: Annotated[
+        float, typer.Option("--temperature", help="0 = greedy; > 0 = seeded sampling.")
+    ] = 0.0,
+    max_new_tokens: Annotated[
+        int, typer.Option("--max-new-tokens", help="Generation budget per sample.")
+    ] = 256,
+    batch_size: Annotated[int, typer.Option("--batch-size", help="Prompts per batch.")] = 8,
+    seed: Annotated[int, typer.Option("--seed", help="Seed (each batch gets its own).")] = 0,
+    backend: Annotated[str, typer.Option("--backend", help="hf or vllm (GPU, optional).")] = "hf",
+    name: Annotated[
+        str | None, typer.Option("--name", help="Model name in the traces (default: folder name).")
+    ] = None,
+    delimiter: Annotated[
+        str | None,
+        typer.Option("--delimiter", help="Split reasoning/answer at this string, not think tags."),
+    ] = None,
+    open_tag: Annotated[str, typer.Option("--open-tag", help="Reasoning open tag.")] = "<think>",
+    close_tag: Annotated[
+        str, typer.Option("--close-tag", help="Reasoning close tag.")
+    ] = "</think>",
+    prompt_style: Annotated[
+        str,
+        typer.Option(
+            "--prompt-style", help="auto (chat template if the tokenizer has one), chat or plain."
+        ),
+    ] = "auto",
+    device: Annotated[str, typer.Option("--device", help="auto, cpu, cuda, cuda:1 ...")] = "auto",
+    dtype: Annotated[
+        str, typer.Option("--dtype", help="auto (bf16 on GPU, fp32 on CPU), float32, bfloat16.")
+    ] = "auto",
+    trust_remote_code: Annotated[
+        bool, typer.Option("--trust-remote-code", help="Allow custom model code.")
+    ] = False,
+) -> None:
+    """Generate reasoning traces for every item; resumable; unparsed generations kept and counted."""
+    from rich.progress import Progress
+
+    from distill.generate import generate as run_generation
+
+    with Progress(transient=True) as progress:
+        task = progress.add_task("generate", total=None)
+        summary = run_generation(
+            model,
+            items,
+            out,
+            name=name,
+            samples=samples,
+            temperature=temperature,
+            max_new_tokens=max_new_tokens,
+            batch_size=batch_size,
+            seed=seed,
+            backend=backend,
+            delimiter=delimiter,
+            open_tag=open_tag,
+            close_tag=close_tag,
+            prompt_style=prompt_style,
+            device=device,
+            dtype=dtype,
+            trust_remote_code=trust_remote_code,
+            on_batch=lambda done, total: progress.update(task, completed=done, total=total),
+        )
+    state = "up to date" if summary.skipped else "written"
+    resumed = (
+        f", resumed after {summary.resumed_batches} batches" if summary.resumed_batches else ""
+    )
+    print(
+        f"{out}: {state}{resumed}; {summary.n_rows} traces, {summary.n_parsed} parsed, "
+        f"{summary.n_correct} correct"
+    )
+    for row in summary.exclusions.rows():
+        print(
+            f"  unparsed ({row['reason']}): {row['n']} (task {row['task']}, e.g. {row['example']})"
+        )
+
+
+def ablate(
+    traces: Annotated[list[Path], typer.Argument(help="Trace JSONL file(s) of one teacher.")],
+    out: Annotated[Path, typer.Option("--out", help="Output directory, one folder per set.")],
+    items: Annotated[
+        Path | None,
+        typer.Option("--items", help="Item table, when the traces carry no prompt/task."),
+    ] = None,
+    seed: Annotated[int, typer.Option("--seed", help="Seed of donor and entity draws.")] = 0,
+    tokenizer: Annotated[
+        Path | None,
+        typer.Option("--tokenizer", help="Student tokenizer for lengths (default: words)."),
+    ] = None,
+    sets: Annotated[
+        str,
+        typer.Option("--sets", help="Comma-separated sets (default: all four)."),
+    ] = "original,format_fixed_content_varied,content_fixed_format_varied,length_matched",
+    include_incorrect: Annotated[
+        bool, typer.Option("--include-incorrect", help="Also use incorrect traces.")
+    ] = False,
+    target_length: Annotated[
+        int | None,
+        typer.Option("--target-length", help="length_matched length (default: median)."),
+    ] = None,
+) -> None:
+    """Build SFT sets that differ in one factor (format vs content vs length) and check them."""
+    from distill.ablate import build_sets
+
+    summary = build_sets(
+        traces,
+        out,
+        items=items,
+        sets=tuple(s.strip() for s in sets.split(",") if s.strip()),
+        seed=seed,
+        tokenizer=tokenizer,
+        include_incorrect=include_incorrect,
+        target_length=target_length,
+    )
+    state = "up to date" if summary.skipped else "written"
+    print(f"{out}: {state}")
+    for name, n in summary.n_examples.items():
+        verdict = "check passed" if summary.passed[name] else "CHECK FAILED"
+        print(f"  {name}: {n} examples, {verdict} ({out / name / 'check.json'})")
+    for row in summary.exclusions.rows():
+        print(f"  excluded ({row['reason']}): {row['n']} (task {row['task']})")
+    if not all(summary.passed.values()):
+        raise typer.Exit(1)
+
+
+def distill(
+    student: Annotated[str, typer.Option("--student", help="Student model folder (or hub name).")],
+    data: Annotated[
+        Path, typer.Option("--data", help="Ablation set folder (DIR/SET) or its train.jsonl.")
+    ],
+    out: Annotated[Path, typer.Option("--out", help="Student output folder (HF format).")],
+    lora: Annotated[
+        bool, typer.Option("--lora", help="LoRA, merged into the weights on save.")
+    ] = False,
+    lora_r: Annotated[int, typer.Option("--lora-r", help="LoRA rank.")] = 8,
+    lora_alpha: Annotated[
+        int | None, typer.Option("--lora-alpha", help="LoRA alpha (default 2r).")
+    ] = None,
+    epochs: Annotated[float, typer.Option("--epochs", help="Training epochs.")] = 1.0,
+    lr: Annotated[
+        float | None, typer.Option("--lr", help="Learning rate (default 2e-4 LoRA, 5e-5 full).")
+    ] = None,
+    batch_size: Annotated[int, typer.Option("--batch-size", help="Per-device batch size.")] = 8,
+    grad_accum: Annotated[int, typer.Option("--grad-accum", help="Gradient accumulation.")] = 1,
+    max_steps: Annotated[
+        int, typer.Option("--max-steps", help="Stop after N steps (overrides epochs).")
+    ] = -1,
+    seed: Annotated[int, typer.Option("--seed", help="Seed of init, data order, dropout.")] = 0,
+    max_length: Annotated[
+        int, typer.Option("--max-length", help="Truncate longer sequences (start kept).")
+    ] = 1024,
+    save_steps: Annotated[
+        int, typer.Option("--save-steps", help="Checkpoint interval (for resume).")
+    ] = 50,
+    prompt_style: Annotated[
+        str, typer.Option("--prompt-style", help="auto, chat or plain (as in generate).")
+    ] = "auto",
+    trust_remote_code: Annotated[
+        bool, typer.Option("--trust-remote-code", help="Allow custom model code.")
+    ] = False,
+) -> None:
+    """Distil a student by SFT on one ablation set (completion-only loss); resumes if killed."""
+    from distill.sft import train_student
+
+    summary = train_student(
+        student,
+        data,
+        out,
+        lora=lora,
+        lora_r=lora_r,
+        lora_alpha=lora_alpha,
+        epochs=epochs,
+        lr=lr,
+        batch_size=batch_size,
+        grad_accum=grad_accum,
+        max_steps=max_steps,
+        seed=seed,
+        max_length=max_length,
+        save_steps=save_steps,
+        prompt_style=prompt_style,
+        trust_remote_code=trust_remote_code,
+        show_progress=True,
+    )
+    state = "up to date" if summary.skipped else "trained"
+    resumed = f", resumed at step {summary.resumed_from_step}" if summary.resumed_from_step else ""
+    print(
+        f"{out}: {state}{resumed}; {summary.n_examples} examples, {summary.steps} steps, "
+        f"loss {summary.first_loss:.4g} -> {summary.last_loss:.4g} ({out / 'training_log.csv'})"
+    )
+
+
+def lexicon(
+    traces: Annotated[list[Path], typer.Argument(help="Trace JSONL file(s), any models.")],
+    items: Annotated[Path, typer.Option("--items", help="Item table with human norms.")],
+    out: Annotated[Path, typer.Option("--out", help="Output directory (replaced atomically).")],
+    tokenizer: Annotated[
+        Path | None,
+        typer.Option("--tokenizer", help="Recount reasoning tokens with this tokenizer."),
+    ] = None,
+    bins: Annotated[int, typer.Option("--bins", help="Difficulty bins within task.")] = 3,
+    seed: Annotated[int, typer.Option("--seed", help="Bootstrap seed.")] = 0,
+) -> None:
+    """Anthropomorphic tokens, hedges, connectives, fillers per 1,000 reasoning tokens by difficulty."""
+    from distill.lexicon import lexicon_report
+
+    summary = lexicon_report(traces, items, out, tokenizer=tokenizer, n_bins=bins, seed=seed)
+    print(f"{out}: {summary.n_traces} traces counted (lexicon.csv, lexicon_trend.csv, figures/)")
+    for row in summary.exclusions.rows():
+        print(
+            f"  excluded ({row['reason']}): {row['n']} (model {row['model']}, task {row['task']})"
+        )
+
+
 def register(app: typer.Typer) -> None:
     """Attach this group's commands to the main app."""
+    app.command("generate")(generate)
+    app.command("ablate")(ablate)
+    app.command("distill")(distill)
+    app.command("lexicon")(lexicon)

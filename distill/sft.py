@@ -1,0 +1,303 @@
+"""SFT students: fine-tune a model on one ablation set with trl's SFTTrainer.
+
+The loss covers the completion only (`<think> reasoning </think> answer` + eos), never the prompt.
+Full fine-tuning or LoRA (merged into the weights on save, so every student is a plain HF folder).
+Trainer checkpoints live in `STUDENT_DIR/.checkpoints` so a killed run resumes from the last one;
+they are removed once the student, its tokenizer and `training_log.csv` (step, epoch, loss, lr)
+are saved. A re-run with the same inputs is skipped.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import shutil
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from data.errors import InputError
+from data.fileio import STAMP_NAME, atomic_file, hash_inputs, is_fresh, write_json, write_stamp
+
+CHECKPOINT_DIR = ".checkpoints"
+LOG_NAME = "training_log.csv"
+_RUN_RECORD = "run.json"
+
+
+@dataclass(frozen=True)
+class SFTOptions:
+    """Training options (hashed: a change starts training afresh)."""
+
+    lora: bool = False
+    lora_r: int = 8
+    lora_alpha: int | None = None
+    epochs: float = 1.0
+    lr: float | None = None
+    batch_size: int = 8
+    grad_accum: int = 1
+    max_steps: int = -1
+    seed: int = 0
+    max_length: int = 1024
+    save_steps: int = 50
+    prompt_style: str = "auto"
+
+    @property
+    def learning_rate(self) -> float:
+        """Given lr, else 2e-4 for LoRA and 5e-5 for full fine-tuning."""
+        if self.lr is not None:
+            return self.lr
+        return 2e-4 if self.lora else 5e-5
+
+    def validate(self) -> None:
+        for name in ("lora_r", "batch_size", "grad_accum", "max_length", "save_steps"):
+            if getattr(self, name) < 1:
+                raise InputError(f"must be >= 1, got {getattr(self, name)}", field=name)
+        if self.epochs <= 0 and self.max_steps <= 0:
+            raise InputError("give epochs > 0 or max_steps > 0", field="epochs")
+        if self.lr is not None and self.lr <= 0:
+            raise InputError(f"must be > 0, got {self.lr}", field="lr")
+
+
+@dataclass
+class TrainSummary:
+    """What a training run did."""
+
+    out_dir: Path
+    n_examples: int = 0
+    steps: int = 0
+    first_loss: float | None = None
+    last_loss: float | None = None
+    resumed_from_step: int = 0
+    skipped: bool = False
+
+
+def read_sft_examples(path: Path) -> list[dict]:
+    """Validated (item_id, prompt, completion) rows of a train.jsonl."""
+    if not path.is_file():
+        raise InputError("training file not found (expected DIR/<set>/train.jsonl)", file=path)
+    rows = []
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            obj = json.loads(line)
+        except json.JSONDecodeError as error:
+            raise InputError(f"malformed JSON: {error.msg}", file=path, row=number) from None
+        if not isinstance(obj, dict):
+            raise InputError("expected a JSON object per line", file=path, row=number)
+        for name in ("item_id", "prompt", "completion"):
+            value = obj.get(name)
+            if not isinstance(value, str | int) or not str(value).strip():
+                raise InputError("missing or empty", file=path, row=number, field=name)
+        rows.append({k: str(obj[k]) for k in ("item_id", "prompt", "completion")})
+    if not rows:
+        raise InputError("no training examples", file=path)
+    return rows
+
+
+def _train_file(data) -> Path:
+    data = Path(data)
+    return data / "train.jsonl" if data.is_dir() else data
+
+
+def _model_fingerprint(path) -> dict:
+    local = Path(path)
+    if not local.is_dir():
+        return {"name": str(path)}
+    return {
+        "files": sorted(
+            (p.name, p.stat().st_size, int(p.stat().st_mtime))
+            for p in local.iterdir()
+            if p.is_file() and p.name != STAMP_NAME
+        )
+    }
+
+
+def to_dataset_rows(rows: list[dict], style: str) -> list[dict]:
+    """prompt/completion rows in trl's plain or conversational form (see backends.prompting)."""
+    from distill.backends.prompting import PLAIN_SEPARATOR
+
+    if style == "chat":
+        return [
+            {
+                "prompt": [{"role": "user", "content": r["prompt"]}],
+                "completion": [{"role": "assistant", "content": r["completion"]}],
+            }
+            for r in rows
+        ]
+    return [{"prompt": r["prompt"], "completion": PLAIN_SEPARATOR + r["completion"]} for r in rows]
+
+
+def train_student(
+    student,
+    data,
+    out_dir,
+    *,
+    lora: bool = False,
+    lora_r: int = 8,
+    lora_alpha: int | None = None,
+    epochs: float = 1.0,
+    lr: float | None = None,
+    batch_size: int = 8,
+    grad_accum: int = 1,
+    max_steps: int = -1,
+    seed: int = 0,
+    max_length: int = 1024,
+    save_steps: int = 50,
+    prompt_style: str = "auto",
+    trust_remote_code: bool = False,
+    callbacks: Sequence = (),
+    show_progress: bool = False,
+) -> TrainSummary:
+    """Distil a student from one ablation set.
+
+    Args:
+        student: HF folder (or hub name) of the model to fine-tune.
+        data: an ablation set folder (with train.jsonl) or the train.jsonl itself.
+        out_dir: the student's HF folder (written with training_log.csv).
+        lora, lora_r, lora_alpha: LoRA on all linear layers (alpha default 2r), merged on save.
+        epochs, max_steps: training length (max_steps > 0 wins).
+        lr: learning rate (default 2e-4 LoRA, 5e-5 full).
+        batch_size, grad_accum: per-device batch and gradient accumulation.
+        seed: seed of init (LoRA), data order and dropout.
+        max_length: longer sequences are truncated (start kept).
+        save_steps: checkpoint interval for resume.
+        prompt_style: 'auto' | 'chat' | 'plain', as in generation.
+        callbacks: extra transformers TrainerCallbacks.
+    """
+    import torch
+    from datasets import Dataset
+    from transformers.trainer_callback import PrinterCallback
+    from transformers.trainer_utils import get_last_checkpoint
+    from trl import SFTConfig, SFTTrainer
+
+    from distill.backends.prompting import resolve_style
+    from probes.loading import load_causal_lm, load_tokenizer
+
+    options = SFTOptions(
+        lora=lora,
+        lora_r=lora_r,
+        lora_alpha=lora_alpha,
+        epochs=epochs,
+        lr=lr,
+        batch_size=batch_size,
+        grad_accum=grad_accum,
+        max_steps=max_steps,
+        seed=seed,
+        max_length=max_length,
+        save_steps=save_steps,
+        prompt_style=prompt_style,
+    )
+    options.validate()
+    train_file = _train_file(data)
+    rows = read_sft_examples(train_file)
+    out = Path(out_dir)
+    inputs_hash = hash_inputs(train_file, _model_fingerprint(student), asdict(options))
+    summary = TrainSummary(out_dir=out, n_examples=len(rows))
+    if is_fresh(out, inputs_hash):
+        summary.skipped = True
+        return _fill_from_log(summary, out / LOG_NAME)
+
+    checkpoints = out / CHECKPOINT_DIR
+    record = checkpoints / _RUN_RECORD
+    if record.is_file() and json.loads(record.read_text()).get("hash") != inputs_hash:
+        shutil.rmtree(checkpoints)
+    (out / STAMP_NAME).unlink(missing_ok=True)
+    checkpoints.mkdir(parents=True, exist_ok=True)
+    write_json(record, {"hash": inputs_hash})
+
+    tokenizer = load_tokenizer(student, trust_remote_code=trust_remote_code)
+    tokenizer.padding_side = "right"
+    style = resolve_style(tokenizer, prompt_style)
+    model = load_causal_lm(student, trust_remote_code=trust_remote_code).train()
+    cuda = torch.cuda.is_available()
+    if cuda:
+        model = model.to("cuda")
+    config = SFTConfig(
+        output_dir=str(checkpoints),
+        num_train_epochs=options.epochs,
+        max_steps=options.max_steps,
+        learning_rate=options.learning_rate,
+        per_device_train_batch_size=options.batch_size,
+        gradient_accumulation_steps=options.grad_accum,
+        logging_steps=1,
+        save_strategy="steps",
+        save_steps=options.save_steps,
+        save_total_limit=2,
+        seed=options.seed,
+        data_seed=options.seed,
+        max_length=options.max_length,
+        completion_only_loss=True,
+        use_cpu=not cuda,
+        bf16=cuda and torch.cuda.is_bf16_supported(),
+        gradient_checkpointing=False,
+        report_to="none",
+        disable_tqdm=not show_progress,
+    )
+    peft_config = None
+    if options.lora:
+        from peft import LoraConfig
+
+        peft_config = LoraConfig(
+            r=options.lora_r,
+            lora_alpha=options.lora_alpha or 2 * options.lora_r,
+            target_modules="all-linear",
+            lora_dropout=0.0,
+            task_type="CAUSAL_LM",
+        )
+    trainer = SFTTrainer(
+        model=model,
+        args=config,
+        train_dataset=Dataset.from_list(to_dataset_rows(rows, style)),
+        processing_class=tokenizer,
+        peft_config=peft_config,
+        callbacks=list(callbacks),
+    )
+    if not show_progress:
+        trainer.remove_callback(PrinterCallback)
+    last = get_last_checkpoint(str(checkpoints))
+    if last is not None:
+        summary.resumed_from_step = int(Path(last).name.rsplit("-", 1)[1])
+    trainer.train(resume_from_checkpoint=last)
+
+    trained = trainer.model
+    if options.lora:
+        trained = trained.merge_and_unload()
+    trained = trained.to("cpu").eval()
+    staging = out / ".final-tmp"
+    shutil.rmtree(staging, ignore_errors=True)
+    trained.save_pretrained(staging, safe_serialization=True)
+    tokenizer.padding_side = "left"
+    tokenizer.save_pretrained(staging)
+    for path in staging.iterdir():
+        path.replace(out / path.name)
+    staging.rmdir()
+    _write_log(trainer.state.log_history, out / LOG_NAME)
+    write_stamp(out, inputs_hash, stage="distill", n_examples=len(rows), options=asdict(options))
+    shutil.rmtree(checkpoints, ignore_errors=True)
+    return _fill_from_log(summary, out / LOG_NAME)
+
+
+def _write_log(history: list[dict], path: Path) -> None:
+    with atomic_file(path) as tmp, tmp.open("w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["step", "epoch", "loss", "lr"])
+        for entry in history:
+            if "loss" in entry:
+                writer.writerow(
+                    [
+                        entry.get("step"),
+                        entry.get("epoch"),
+                        entry["loss"],
+                        entry.get("learning_rate"),
+                    ]
+                )
+
+
+def _fill_from_log(summary: TrainSummary, log: Path) -> TrainSummary:
+    with log.open() as handle:
+        losses = [(int(r["step"]), float(r["loss"])) for r in csv.DictReader(handle)]
+    if losses:
+        summary.steps = losses[-1][0]
+        summary.first_loss, summary.last_loss = losses[0][1], losses[-1][1]
+    return summary
