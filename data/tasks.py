@@ -77,7 +77,7 @@ def _parse_relational(task_name: str, id_column: str, correct_column: str, prefi
             try:
                 relational.order(struct)
             except ValueError:
-                ledger.add("data", "premises_not_a_chain", task=task_name, example=item_id)
+                ledger.add("data", "item_premises_not_a_chain", task=task_name, example=item_id)
                 continue
             rows = [
                 Trial(
@@ -107,7 +107,7 @@ def _parse_cardinal(frame: pd.DataFrame, ledger: Exclusions) -> dict[str, tuple[
         )
         item_id = f"card-{int(task_id):03d}"
         if not cardinal.is_determinate(struct):
-            ledger.add("data", "indeterminate_item", task="cardinal_directions", example=item_id)
+            ledger.add("data", "item_indeterminate", task="cardinal_directions", example=item_id)
             continue
         answer = cardinal.solve(struct)
         rows = [
@@ -283,7 +283,7 @@ def aggregate(
     if rts.size:
         norms["human_rt_ms"] = float(np.median(rts))
     else:
-        ledger.add("data", "item_without_correct_rt", task=task, example=item_id)
+        ledger.add("data", "norm_rt_missing", task=task, example=item_id)
     return norms
 
 
