@@ -1,9 +1,121 @@
-"""CLI commands of this group (filled in by the issue that owns it)."""
+"""`mimicry capture`: residual-stream activations and attention entropy of one model."""
 
 from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
 
 import typer
 
 
+def capture_command(
+    model: Annotated[str, typer.Option("--model", help="Local HF model folder or hub name.")],
+    items: Annotated[Path, typer.Option("--items", help="Item table (CSV or JSONL).")],
+    out: Annotated[Path, typer.Option("--out", help="Run directory to write into.")],
+    traces: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--traces",
+            help="Trace JSONL: read prompt + '<think> reasoning </think>' (sample 0); repeatable.",
+        ),
+    ] = None,
+    trace_model: Annotated[
+        str | None,
+        typer.Option("--trace-model", help="Whose traces to read when the files hold several."),
+    ] = None,
+    name: Annotated[
+        str | None,
+        typer.Option(
+            "--name", help="Output name under activations/ and entropy/ (default: model)."
+        ),
+    ] = None,
+    positions: Annotated[
+        str | None,
+        typer.Option(
+            "--positions",
+            help="Comma list of last_prompt, mean_prompt, mean_trace, think_open "
+            "(default: all with --traces, the prompt ones without).",
+        ),
+    ] = None,
+    backend: Annotated[
+        str,
+        typer.Option(
+            "--backend",
+            help="nnsight (batched) or transformer_lens (unpadded, one item at a time).",
+        ),
+    ] = "nnsight",
+    batch_size: Annotated[int, typer.Option("--batch-size", help="Items per forward pass.")] = 8,
+    dtype: Annotated[
+        str, typer.Option("--dtype", help="float32, bfloat16 or float16.")
+    ] = "float32",
+    device: Annotated[str, typer.Option("--device", help="cpu, cuda, cuda:1, ...")] = "cpu",
+    trust_remote_code: Annotated[
+        bool, typer.Option("--trust-remote-code", help="Allow the model's own Python code.")
+    ] = False,
+    revision: Annotated[
+        str | None, typer.Option("--revision", help="Hub revision (branch, tag or commit).")
+    ] = None,
+    shard_size: Annotated[
+        int, typer.Option("--shard-size", help="Items per resumable shard on disk.")
+    ] = 256,
+    entropy: Annotated[
+        bool, typer.Option("--entropy/--no-entropy", help="Write attention entropy per head.")
+    ] = True,
+    entropy_method: Annotated[
+        str,
+        typer.Option(
+            "--entropy-method",
+            help="auto (fused on CPU, else chunked), chunked, fused, or eager (the reference).",
+        ),
+    ] = "auto",
+    template: Annotated[
+        str, typer.Option("--template", help="raw text, or the tokenizer's chat template.")
+    ] = "raw",
+    max_tokens: Annotated[
+        int | None,
+        typer.Option("--max-tokens", help="Exclude longer items (default: the model's context)."),
+    ] = None,
+) -> None:
+    """Capture per-layer residuals at chosen positions and attention entropy into RUN."""
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+    from probes.capture import capture
+
+    console = Console(stderr=True)
+    with Progress(
+        TextColumn("capture"), BarColumn(), MofNCompleteColumn(), console=console, transient=True
+    ) as progress:
+        task = progress.add_task("capture", total=None)
+        result = capture(
+            model,
+            items,
+            out,
+            name,
+            traces=traces or None,
+            trace_model=trace_model,
+            positions=positions,
+            backend=backend,
+            batch_size=batch_size,
+            dtype=dtype,
+            device=device,
+            trust_remote_code=trust_remote_code,
+            revision=revision,
+            shard_size=shard_size,
+            entropy=entropy,
+            entropy_method=entropy_method,
+            template=template,
+            max_tokens=max_tokens,
+            on_batch=lambda n: progress.advance(task, n),
+        )
+    state = "up to date, skipped" if result.skipped else "written"
+    console.print(
+        f"{result.n_items} items {state}: {result.activations}"
+        + (f", {result.entropy}" if result.entropy else "")
+        + f"; {result.exclusions.total()} excluded"
+    )
+
+
 def register(app: typer.Typer) -> None:
-    """Attach this group's commands to the main app."""
+    """Attach `capture` to the main app."""
+    app.command("capture")(capture_command)
