@@ -15,8 +15,9 @@ data_app = typer.Typer(
 )
 
 GEN_HELP = (
-    "A built-in task name (see `mimicry data list`), `all` for every built-in task, or a "
-    "generated set `gen:FAMILY:N` or `gen:FAMILY:N:MIN-MAX` (MIN-MAX premises)."
+    "A built-in task name (see `mimicry data list`), `all` for every built-in task, a "
+    "generated set `gen:FAMILY:N` or `gen:FAMILY:N:MIN-MAX` (MIN-MAX premises), or an item "
+    "table file (.csv/.jsonl) to merge in."
 )
 
 
@@ -65,7 +66,7 @@ def _parse_gen(spec: str) -> tuple[str, int, dict]:
 
 
 def build_table(tasks: list[str], seed: int):
-    """Concatenate built-in tasks and generated sets into one item table, plus the exclusions.
+    """Concatenate built-in tasks, generated sets and item files into one table, plus exclusions.
 
     `feat_*` columns that a family does not define are 0 for its items (e.g. `feat_n_right`,
     the number of "right" premises, is 0 for a syllogism).
@@ -74,7 +75,7 @@ def build_table(tasks: list[str], seed: int):
 
     from data.exclusions import Exclusions
     from data.generators import generate_items
-    from data.items import ordered_columns, validate_items
+    from data.items import SUFFIXES, ordered_columns, read_items, validate_items
     from data.tasks import TASKS, load_task, task_exclusions
 
     names: list[str] = []
@@ -86,12 +87,14 @@ def build_table(tasks: list[str], seed: int):
         if name.startswith("gen:"):
             family, n, options = _parse_gen(name)
             frames.append(generate_items(family, n, seed, **options))
+        elif name not in TASKS and (Path(name).suffix.lower() in SUFFIXES or Path(name).exists()):
+            frames.append(read_items(name))
         else:
             frames.append(load_task(name))
             ledger.merge(task_exclusions(name))
+    feats = sorted({c for frame in frames for c in frame.columns if c.startswith("feat_")})
+    frames = [f.assign(**{c: 0.0 for c in feats if c not in f.columns}) for f in frames]
     table = pd.concat(frames, ignore_index=True)
-    feats = [c for c in table.columns if c.startswith("feat_")]
-    table[feats] = table[feats].fillna(0.0)
     table = validate_items(table[ordered_columns(table.columns)], source="export")
     return table, ledger
 
