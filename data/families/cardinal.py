@@ -47,7 +47,7 @@ PLACES = (
     "store",
 )
 _TEMPLATE_WORDS = (
-    "the is of . Question : in which direction from ? so and at same place as nearest"
+    "The the is of . Question : in which direction from ? so and at same place as nearest"
 ).split()
 _MAX_OFFSET = 24
 
