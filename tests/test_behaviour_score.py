@@ -151,6 +151,20 @@ def test_correct_only_cost_uses_correct_samples(study):
     assert row["correct_only_r"] == pytest.approx(expected, abs=1e-9)
 
 
+def test_a_folder_of_trace_files_reads_like_the_files(study):
+    from experiments.behaviour import score
+
+    tmp, _, traces = study
+    folder = tmp / "traces"
+    folder.mkdir()
+    for model, rows in traces.groupby("model"):
+        rows.to_json(folder / f"{model}.jsonl", orient="records", lines=True)
+    kw = dict(seed=1, n_boot=50, n_perm=50, figures=False)
+    from_files = score(tmp / "items.csv", tmp / "traces.jsonl", tmp / "a", **kw)
+    from_folder = score(tmp / "items.csv", [folder], tmp / "b", **kw)
+    pd.testing.assert_frame_equal(from_files.alignment, from_folder.alignment)
+
+
 def test_seeded_runs_are_identical_and_seeds_differ(study):
     tmp, _, _ = study
     assert _behaviour(tmp, "--seed", "3") == 0
@@ -313,7 +327,8 @@ def test_bad_traces_exit_2_with_one_line(study, capsys, case):
     _assert_one_line_error(capsys, tmp, "traces.jsonl", *expected[case])
 
 
-def test_pair_with_unknown_model_is_an_input_error(study, capsys):
+@pytest.mark.parametrize("pair", ["student=nobody", "student=student", "student"])
+def test_bad_pair_is_an_input_error(study, capsys, pair):
     tmp, _, _ = study
-    assert _behaviour(tmp, "--pair", "student=nobody") == 2
-    _assert_one_line_error(capsys, tmp, "nobody", None, "pair")
+    assert _behaviour(tmp, "--pair", pair) == 2
+    _assert_one_line_error(capsys, tmp, pair.split("=")[-1], None, "pair")

@@ -88,6 +88,31 @@ def parse_pair(text: str) -> tuple[str, str]:
     return student.strip(), base.strip()
 
 
+def expand_trace_paths(trace_paths: str | Path | Sequence[str | Path]) -> list[Path]:
+    """Trace files as given; a directory stands for the `*.jsonl` files in it (e.g. RUN/traces)."""
+    given = [trace_paths] if isinstance(trace_paths, str | Path) else list(trace_paths)
+    paths: list[Path] = []
+    for path in map(Path, given):
+        if path.is_dir():
+            found = sorted(path.glob("*.jsonl"))
+            if not found:
+                raise InputError("directory holds no *.jsonl trace files", file=path)
+            paths.extend(found)
+        else:
+            paths.append(path)
+    return paths
+
+
+def _check_pair(student: str, base: str, models: Sequence[str]) -> None:
+    if student == base:
+        raise InputError(f"student and base are the same model {student!r}", field="pair")
+    for name in (student, base):
+        if name not in models:
+            raise InputError(
+                f"model {name!r} has no traces (models: {', '.join(models)})", field="pair"
+            )
+
+
 def tokenizer_counter(path: str | Path, *, trust_remote_code: bool = False):
     """A batched token counter from a tokenizer folder (no special tokens added)."""
     from probes.loading import load_tokenizer
@@ -129,9 +154,7 @@ def score(
     options = BehaviourOptions(**{**asdict(options or BehaviourOptions()), **option_overrides})
     options.validate()
     say = progress or (lambda _: None)
-    paths = (
-        [Path(trace_paths)] if isinstance(trace_paths, str | Path) else list(map(Path, trace_paths))
-    )
+    paths = expand_trace_paths(trace_paths)
     pair_list = [parse_pair(p) if isinstance(p, str) else (str(p[0]), str(p[1])) for p in pairs]
 
     say("reading items and traces")
@@ -142,11 +165,7 @@ def score(
     traces, ledger = read_traces(paths, item_ids=items["item_id"], count_tokens=counter)
     models = sorted(traces["model"].unique())
     for student, base in pair_list:
-        for name in (student, base):
-            if name not in models:
-                raise InputError(
-                    f"model {name!r} has no traces (models: {', '.join(models)})", field="pair"
-                )
+        _check_pair(student, base, models)
 
     selections_list = select(
         items,

@@ -15,7 +15,8 @@ def behaviour(
     traces: Annotated[
         list[Path],
         typer.Option(
-            "--traces", help="Trace JSONL file (one line per item x sample); repeat for more."
+            "--traces",
+            help="Trace JSONL file (one line per item x sample) or a folder of them; repeatable.",
         ),
     ],
     out: Annotated[Path, typer.Option("--out", help="Output directory (replaced atomically).")],
@@ -90,9 +91,15 @@ def behaviour(
     for row in summary.itertuples():
         console.print(
             f"{row.model}: r-bar {row.r_bar:.3f} [{row.r_bar_ci_low:.3f}, {row.r_bar_ci_high:.3f}]"
-            f" p={row.r_bar_p:.3g} over {row.n_tasks} tasks, {row.n_items} items"
+            f" p={row.r_bar_p:.3g} over {row.n_tasks} tasks, {row.n_items} items",
+            markup=False,
+            highlight=False,
         )
-    console.print(f"{result.exclusions.total()} exclusions; wrote {result.out_dir}")
+    console.print(
+        f"{result.exclusions.total()} exclusions (see exclusions.csv); wrote {result.out_dir}",
+        markup=False,
+        highlight=False,
+    )
 
 
 def register(app: typer.Typer) -> None:
