@@ -139,7 +139,11 @@ def test_cli_tables_match_independent_computation(study):
 
 def test_correct_only_cost_uses_correct_samples(study):
     tmp, items, traces = study
-    assert _behaviour(tmp) == 0
+    assert _behaviour(tmp, "--figures") == 0
+    pngs = sorted(p.name for p in (tmp / "out" / "figures").iterdir())
+    assert pngs == [f"scatter_{m}__rel.png" for m in ("base", "student", "teacher")]
+    assert all((tmp / "out" / "figures" / p).read_bytes()[:4] == b"\x89PNG" for p in pngs)
+    assert "](figures/scatter_base__rel.png)" in (tmp / "out" / "report.md").read_text()
     align = pd.read_csv(tmp / "out" / "alignment.csv")
     row = align[(align["model"] == "base") & (align["task"] == "rel")].iloc[0]
     t = traces[(traces["model"] == "base") & traces["correct"] & (traces["answer"] != "")]
