@@ -1,9 +1,149 @@
-"""CLI commands of this group (filled in by the issue that owns it)."""
+"""`mimicry probe` (per-layer linear probes, baselines, cross-model comparison) and `mimicry steer`."""
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Annotated
+
 import typer
+
+from data.errors import InputError
+
+
+def _split(text: str | None) -> list[str] | None:
+    return [p.strip() for p in text.split(",") if p.strip()] if text else None
+
+
+def _floats(text: str | None, field: str) -> tuple[float, ...] | None:
+    if not text:
+        return None
+    try:
+        values = tuple(float(v) for v in text.split(",") if v.strip())
+    except ValueError as error:
+        raise InputError(f"not a comma-separated list of numbers: {text!r}", field=field) from error
+    if not values or any(v <= 0 for v in values):
+        raise InputError(f"need positive values, got {text!r}", field=field)
+    return values
+
+
+def probe(
+    run: Annotated[Path, typer.Argument(help="Run directory with items.csv and activations/.")],
+    items: Annotated[Path | None, typer.Option(help="Item table (default RUN/items.csv).")] = None,
+    targets: str = typer.Option(
+        None,
+        help="Comma-separated targets: human_rt, human_acc, own_length, correct, difficulty_bin, "
+        "human_rt_partial_own_length, own_length_partial_human_rt (default: all).",
+    ),
+    positions: str = typer.Option(None, help="Comma-separated positions (default: all captured)."),
+    models: str = typer.Option(None, help="Comma-separated model names (default: all captured)."),
+    folds: int = typer.Option(5, help="Outer grouped CV folds (also the inner folds)."),
+    seed: int = typer.Option(0, help="Seed for splits, control tasks, permutations, bootstrap."),
+    n_boot: int = typer.Option(1000, help="Bootstrap resamples of items for CIs."),
+    n_perm: int = typer.Option(200, help="Within-task label permutations for p-values."),
+    n_perm_logistic: int = typer.Option(
+        None, help="Permutations for logistic probes (each a refit; default --n-perm)."
+    ),
+    n_control: int = typer.Option(1, help="Control tasks (labels shuffled within task) averaged."),
+    alphas: str = typer.Option(None, help="Comma-separated ridge alphas (default 1e-2..1e5)."),
+    cs: str = typer.Option(None, help="Comma-separated logistic C values (default 1e-3..10)."),
+    roles: str = typer.Option(
+        None,
+        help="teacher=NAME,base=NAME,student=NAME[,student=NAME] for compare.csv "
+        "(default RUN/roles.json, else all pairs).",
+    ),
+    random_init_baseline: str = typer.Option(
+        None,
+        help="Only 'auto' is accepted: use RUN/activations/<model>__random_init when captured "
+        "(capture a random-init copy with the capture stage).",
+    ),
+    figures: bool = typer.Option(
+        True, help="Write RUN/report/figures/probe_<target>_<position>.png."
+    ),
+) -> None:
+    """Probe every layer for human difficulty and the model's own effort, with baselines and p."""
+    from rich.console import Console
+
+    from probes.probing import ProbeConfig, run_probes
+    from probes.probing.probe import DEFAULT_ALPHAS, DEFAULT_CS
+
+    if random_init_baseline not in (None, "auto"):
+        raise InputError(
+            "capture the random-init copy with `mimicry capture` into "
+            "RUN/activations/<model>__random_init; only 'auto' is accepted here",
+            field="random-init-baseline",
+        )
+    config = ProbeConfig(
+        folds=folds,
+        seed=seed,
+        n_boot=n_boot,
+        n_perm=n_perm,
+        n_perm_logistic=n_perm_logistic,
+        n_control=n_control,
+        alphas=_floats(alphas, "alphas") or DEFAULT_ALPHAS,
+        cs=_floats(cs, "cs") or DEFAULT_CS,
+    )
+    console = Console(stderr=True)
+    with console.status("probing") as status:
+        out = run_probes(
+            run,
+            items_path=items,
+            targets=_split(targets),
+            positions=_split(positions),
+            models=_split(models),
+            config=config,
+            roles=roles,
+            figures=figures,
+            progress=lambda message: status.update(f"probing {message}"),
+        )
+    print(f"wrote {out / 'probes.csv'}, {out / 'compare.csv'}, {out / 'exclusions.csv'}")
+
+
+def steer(
+    model: Annotated[Path, typer.Option(help="HF model folder to steer.")],
+    run: Annotated[
+        Path, typer.Option(help="Run directory holding probes/directions (from `mimicry probe`).")
+    ],
+    layer: int = typer.Option(
+        ..., help="Activation layer (1..n_layers): output of decoder block L-1."
+    ),
+    alpha: str = typer.Option(
+        "-4,-2,0,2,4", help="Comma-separated multiples of the typical residual norm."
+    ),
+    items: Annotated[Path | None, typer.Option(help="Item table (default RUN/items.csv).")] = None,
+    out: Annotated[
+        Path | None, typer.Option(help="Output CSV (default RUN/probes/steer.csv).")
+    ] = None,
+    name: str = typer.Option(None, help="Model name in the run (default: the folder name)."),
+    position: str = typer.Option("last_prompt", help="Position whose direction to use."),
+    max_new_tokens: int = typer.Option(64, help="Greedy generation budget."),
+    limit: int = typer.Option(None, help="Use only the first N items."),
+    n_boot: int = typer.Option(1000, help="Bootstrap resamples for the paired CIs."),
+    seed: int = typer.Option(0, help="Seed for the bootstrap."),
+    trust_remote_code: bool = typer.Option(False, help="Allow custom model code."),
+) -> None:
+    """Add alpha x the difficulty direction at one layer and measure reasoning length and accuracy."""
+    from probes.steer import steer_run
+
+    alphas = [float(a) for a in alpha.split(",") if a.strip()]
+    path = steer_run(
+        model,
+        run,
+        layer=layer,
+        alphas=alphas,
+        items_path=items,
+        out_path=out,
+        name=name,
+        position=position,
+        max_new_tokens=max_new_tokens,
+        limit=limit,
+        n_boot=n_boot,
+        seed=seed,
+        trust_remote_code=trust_remote_code,
+    )
+    print(f"wrote {path}")
 
 
 def register(app: typer.Typer) -> None:
-    """Attach this group's commands to the main app."""
+    """Attach `probe` and `steer`."""
+    app.command("probe")(probe)
+    app.command("steer")(steer)

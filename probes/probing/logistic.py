@@ -70,8 +70,8 @@ def logistic_nested_cv(
     oof = np.full(len(y), np.nan)
     chosen = np.zeros(len(splits), dtype=int)
     for fold, (train, test, inner) in enumerate(splits):
-        if fixed_c_index is not None:
-            best = int(fixed_c_index[fold])
+        if fixed_c_index is not None or len(cs) == 1:
+            best = 0 if fixed_c_index is None else int(fixed_c_index[fold])
         else:
             scores = np.zeros(len(cs))
             for c_i, c in enumerate(cs):

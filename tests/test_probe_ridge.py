@@ -1,0 +1,103 @@
+"""Fast ridge and logistic probes equal scikit-learn's estimators fitted on the same folds."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from sklearn.linear_model import LogisticRegression, Ridge
+from sklearn.model_selection import GridSearchCV, GroupKFold, KFold
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+
+from data.errors import InputError
+from probes.probing.cv import grouped_splits, nested_splits
+from probes.probing.logistic import logistic_nested_cv
+from probes.probing.ridge import ridge_nested_cv, ridge_path_predict
+
+ALPHAS = np.logspace(-2, 4, 7)
+
+
+def _data(n, d, seed=0):
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(n, d)) * rng.uniform(0.1, 5, size=d) + rng.normal(size=d)
+    x[:, 3] = 7.0  # a constant feature: StandardScaler keeps scale 1
+    y = x[:, 0] - 0.5 * x[:, 1] + rng.normal(size=n)
+    return x, y
+
+
+@pytest.mark.parametrize("n,d", [(60, 150), (150, 20)])  # kernel path and primal path
+def test_ridge_path_equals_sklearn_ridge_for_every_alpha(n, d):
+    x, y = _data(n, d)
+    preds = ridge_path_predict(x[:40], np.column_stack([y[:40], -y[:40]]), x[40:], ALPHAS)
+    for i, alpha in enumerate(ALPHAS):
+        reference = make_pipeline(StandardScaler(), Ridge(alpha=alpha)).fit(x[:40], y[:40])
+        np.testing.assert_allclose(preds[i, :, 0], reference.predict(x[40:]), atol=1e-6, rtol=0)
+        np.testing.assert_allclose(preds[i, :, 1], -reference.predict(x[40:]), atol=1e-6, rtol=0)
+
+
+@pytest.mark.parametrize("n,d", [(120, 200), (120, 10)])
+def test_nested_ridge_equals_gridsearchcv_on_the_same_folds(n, d):
+    x, y = _data(n, d, seed=1)
+    groups = np.arange(n) % 15
+    splits = nested_splits(groups, 5, seed=3)
+    ours = ridge_nested_cv(x, y, splits, ALPHAS)
+    reference = np.zeros(n)
+    for fold, (train, test, _) in enumerate(splits):
+        search = GridSearchCV(
+            make_pipeline(StandardScaler(), Ridge()),
+            {"ridge__alpha": ALPHAS},
+            cv=GroupKFold(5, shuffle=True, random_state=3),
+        ).fit(x[train], y[train], groups=groups[train])
+        reference[test] = search.predict(x[test])
+        assert ALPHAS[ours.alpha_index[fold, 0]] == search.best_params_["ridge__alpha"]
+    np.testing.assert_allclose(ours.oof, reference, atol=1e-6, rtol=0)
+
+
+@pytest.mark.parametrize("n_classes,scoring", [(2, "roc_auc"), (3, "balanced_accuracy")])
+def test_nested_logistic_equals_gridsearchcv_on_the_same_folds(n_classes, scoring):
+    x, y_cont = _data(90, 8, seed=2)
+    y = np.digitize(y_cont, np.quantile(y_cont, np.linspace(0, 1, n_classes + 1)[1:-1]))
+    groups = np.arange(90) % 10
+    cs = np.array([0.01, 0.1, 1.0])
+    splits = nested_splits(groups, 3, seed=0)
+    ours = logistic_nested_cv(x, y, splits, cs, seed=0)
+    reference = np.zeros(90)
+    for fold, (train, test, _) in enumerate(splits):
+        search = GridSearchCV(
+            make_pipeline(StandardScaler(), LogisticRegression(max_iter=1000, random_state=0)),
+            {"logisticregression__C": cs},
+            cv=GroupKFold(3, shuffle=True, random_state=0),
+            scoring=scoring,
+        ).fit(x[train], y[train], groups=groups[train])
+        out = search.decision_function(x[test]) if n_classes == 2 else search.predict(x[test])
+        reference[test] = out
+        assert cs[ours.c_index[fold]] == search.best_params_["logisticregression__C"]
+    np.testing.assert_allclose(ours.oof, reference, atol=1e-6, rtol=0)
+
+
+def test_fewer_groups_than_folds_is_an_input_error():
+    with pytest.raises(InputError, match="only 3 distinct groups for 5"):
+        grouped_splits(np.array([0, 0, 1, 1, 2, 2]), 5, seed=0)
+
+
+def test_grouped_cv_blocks_a_template_shortcut_that_plain_kfold_rewards():
+    """Features encode the template id and the target is a template-level value: KFold sees the
+    template in training and 'predicts' the target; grouped CV has never seen the template."""
+    rng = np.random.default_rng(0)
+    n_groups, per_group, d = 30, 6, 40
+    groups = np.repeat(np.arange(n_groups), per_group)
+    template_code = rng.normal(size=(n_groups, d))
+    x = template_code[groups] + 0.1 * rng.normal(size=(len(groups), d))
+    y = rng.normal(size=n_groups)[groups] + 0.1 * rng.normal(size=len(groups))
+    grouped = ridge_nested_cv(x, y, nested_splits(groups, 5, seed=0), ALPHAS)
+    plain_outer = KFold(5, shuffle=True, random_state=0).split(x)
+    plain = [
+        (tr, te, list(KFold(5, shuffle=True, random_state=0).split(tr))) for tr, te in plain_outer
+    ]
+    leaky = ridge_nested_cv(x, y, plain, ALPHAS)
+
+    def r2(pred):
+        return 1 - ((y - pred) ** 2).sum() / ((y - y.mean()) ** 2).sum()
+
+    assert r2(leaky.oof) > 0.8
+    assert r2(grouped.oof) < 0.1
