@@ -208,7 +208,7 @@ TASKS: dict[str, TaskSpec] = {
             "relational",
             "rt",
             "3ps.csv",
-            "ccobra relational 3ps.csv (3 terms, 2 premises, verification)",
+            "ccobra 3ps.csv",
             _parse_relational("relational_3ps", "Task-ID", "korrekt", "rel3"),
         ),
         TaskSpec(
@@ -216,7 +216,7 @@ TASKS: dict[str, TaskSpec] = {
             "relational",
             "rt",
             "4ps.csv",
-            "ccobra relational 4ps.csv (4 terms, 3 premises, verification)",
+            "ccobra 4ps.csv",
             _parse_relational("relational_4ps", "TaskID", "logicallycorrect", "rel4"),
         ),
         TaskSpec(
@@ -224,7 +224,7 @@ TASKS: dict[str, TaskSpec] = {
             "cardinal",
             "rt",
             "Ragni2018_carddir.csv",
-            "ccobra Ragni2018_carddir.csv (Ragni et al. 2018)",
+            "ccobra Ragni2018_carddir.csv",
             _parse_cardinal,
         ),
         TaskSpec(
@@ -232,7 +232,7 @@ TASKS: dict[str, TaskSpec] = {
             "syllogistic",
             "acc",
             "Ragni2016.csv",
-            "ccobra Ragni2016.csv (Ragni et al. 2016)",
+            "ccobra Ragni2016.csv",
             _parse_syllogisms,
         ),
         TaskSpec(

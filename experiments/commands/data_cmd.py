@@ -31,8 +31,10 @@ def list_command() -> None:
     from data.tasks import list_tasks, task_exclusions
 
     table = Table(title="Built-in tasks (human norms)")
-    for column in ("task", "family", "items", "norm", "excluded", "source"):
-        table.add_column(column)
+    for column in ("task", "family", "items", "norm"):
+        table.add_column(column, no_wrap=True)
+    table.add_column("excluded", overflow="fold")
+    table.add_column("source", overflow="fold")
     for row in list_tasks().itertuples():
         excluded = task_exclusions(row.name)
         items_out = sum(r["n"] for r in excluded.rows() if r["reason"].startswith("item_"))
@@ -41,8 +43,8 @@ def list_command() -> None:
             f"{items_out} items, {excluded.total() - items_out} trials", row.source,
         )  # fmt: skip
     families = Table(title="Generated families (gen:FAMILY:N)")
-    families.add_column("family")
-    families.add_column("items")
+    families.add_column("family", no_wrap=True)
+    families.add_column("items", overflow="fold")
     for name, family in FAMILIES.items():
         families.add_row(name, family.description)
     console = Console(emoji=False, highlight=False)
@@ -138,7 +140,7 @@ def validate_command(
     items = read_items(file)
     table = Table(title=f"{file}: {len(items)} items, valid")
     for column in ("task", "items", "human_rt_ms", "human_acc", "n_humans", "groups"):
-        table.add_column(column)
+        table.add_column(column, no_wrap=column == "task", overflow="fold")
     for task, rows in items.groupby("task", sort=False):
         table.add_row(
             str(task),
