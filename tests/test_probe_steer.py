@@ -1,0 +1,114 @@
+"""Steering along a direction: alpha = 0 is plain generate, alpha != 0 changes generations."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from experiments.cli import run as cli
+from probes.directions import save_directions
+from probes.loading import load_causal_lm, load_tokenizer
+from probes.steer import generate_texts, paired_change, steering
+
+PROMPTS = [
+    "A is left of B . B is left of C . Is A left of C ?",
+    "All artists are bakers . Some bakers are chemists . What follows ?",
+    "If the light is on then the door is open .",
+]
+
+
+@pytest.mark.parametrize("arch", ["qwen2", "gpt2"])
+def test_alpha_zero_is_plain_generate_and_nonzero_changes_it(tiny_model_factory, arch):
+    path = tiny_model_factory(arch)
+    model, tokenizer = load_causal_lm(path), load_tokenizer(path)
+    plain = generate_texts(model, tokenizer, PROMPTS, max_new_tokens=8)
+    direction = torch.randn(model.config.hidden_size, generator=torch.Generator().manual_seed(0))
+    direction /= direction.norm()
+    with steering(model, 1, 0.0 * direction):
+        zero = generate_texts(model, tokenizer, PROMPTS, max_new_tokens=8)
+    with steering(model, 1, 50.0 * direction):
+        pushed = generate_texts(model, tokenizer, PROMPTS, max_new_tokens=8)
+    after = generate_texts(model, tokenizer, PROMPTS, max_new_tokens=8)
+    assert zero == plain
+    assert pushed != plain
+    assert after == plain  # the hook is removed on exit
+
+
+def test_paired_change_ci_and_p():
+    rng = np.random.default_rng(0)
+    shifted = paired_change(rng.normal(2.0, 1.0, size=40), n_boot=500, seed=0)
+    assert shifted[1] < 2.0 < shifted[2] and shifted[3] < 0.01
+    null = paired_change(rng.normal(0.0, 1.0, size=40), n_boot=500, seed=0)
+    assert null[1] < 0 < null[2] and null[3] > 0.05
+
+
+def test_cli_steer_writes_csv(tiny_model_factory, tmp_path, capsys):
+    path = tiny_model_factory("qwen2")
+    run = tmp_path / "run"
+    items = pd.DataFrame(
+        {
+            "item_id": ["a", "b", "c"],
+            "task": ["t"] * 3,
+            "prompt": PROMPTS,
+            "answer": ["yes", "no", "yes"],
+        }
+    )
+    run.mkdir()
+    items.to_csv(run / "items.csv", index=False)
+    d_model = json.loads((path / "config.json").read_text())["hidden_size"]
+    direction = np.zeros((3, d_model), dtype=np.float32)
+    direction[:, 0] = 1.0
+    save_directions(
+        run / "probes" / "directions" / "m" / "last_prompt.safetensors",
+        {"direction": direction, "resid_norm": np.full(3, 5.0, dtype=np.float32)},
+    )
+    out = tmp_path / "steer.csv"
+    code = cli(
+        [
+            "steer",
+            "--model",
+            str(path),
+            "--run",
+            str(run),
+            "--layer",
+            "2",
+            "--alpha",
+            "-3,3",
+            "--name",
+            "m",
+            "--max-new-tokens",
+            "6",
+            "--n-boot",
+            "50",
+            "--out",
+            str(out),
+        ]
+    )
+    assert code == 0, capsys.readouterr().err
+    table = pd.read_csv(out)
+    assert sorted(table.alpha) == [-3.0, 0.0, 3.0]
+    zero = table[table.alpha == 0].iloc[0]
+    assert zero.delta_length == 0 and zero.delta_acc == 0 and zero.n_items == 3
+    assert (tmp_path / "steer_generations.csv").is_file()
+    bad = cli(
+        [
+            "steer",
+            "--model",
+            str(path),
+            "--run",
+            str(run),
+            "--layer",
+            "9",
+            "--name",
+            "m",
+            "--alpha",
+            "1",
+            "--out",
+            str(tmp_path / "x.csv"),
+        ]
+    )
+    assert bad == 2 and "layer" in capsys.readouterr().err
