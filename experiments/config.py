@@ -154,8 +154,8 @@ class DistillConfig(Strict):
         False, description="Train a LoRA adapter (merged on save) instead of full FT."
     )
     lora_r: int = Field(8, gt=0, description="LoRA rank.")
-    save_steps: int | None = Field(
-        None, gt=0, description="Checkpoint every N steps (resume point after a kill)."
+    save_steps: int = Field(
+        50, gt=0, description="Checkpoint every N steps (resume point after a kill)."
     )
 
 
@@ -168,7 +168,10 @@ class BehaviourConfig(Strict):
     difficulty: Literal["rt", "error"] = Field(
         "rt", description="Human difficulty: median RT, or 1 - accuracy."
     )
-    min_items: int = Field(5, gt=1, description="Tasks with fewer items are excluded (counted).")
+    min_items: int = Field(5, gt=2, description="Tasks with fewer items are excluded (counted).")
+    outliers: Literal["none", "cooks"] = Field(
+        "none", description="Outlier rule ('cooks': Cook's distance > 4/n, counted as exclusions)."
+    )
 
 
 class CaptureConfig(Strict):
@@ -178,9 +181,12 @@ class CaptureConfig(Strict):
         default_factory=lambda: ["last_prompt", "mean_prompt", "mean_trace", "think_open"],
         description="Token positions whose residual stream is saved.",
     )
-    batch_size: int = Field(16, gt=0, description="Items per forward pass (and per shard).")
-    backend: Literal["nnsight", "transformer_lens", "hooks"] = Field(
+    batch_size: int = Field(16, gt=0, description="Items per forward pass.")
+    backend: Literal["nnsight", "transformer_lens"] = Field(
         "nnsight", description="Capture backend."
+    )
+    shard_size: int = Field(
+        256, gt=0, description="Items per resumable shard (a killed capture resumes at a shard)."
     )
     traces_from: str | None = Field(
         "teacher",
@@ -213,7 +219,14 @@ class SteerConfig(Strict):
     model: str = Field(
         "student_original", description="Model steered (a model name of this run, e.g. teacher)."
     )
-    layer: int | None = Field(None, description="Layer; null: the middle layer.")
+    layer: int | None = Field(
+        None,
+        description="Activation layer (1..n_layers); null: the model's best human-RT probe layer.",
+    )
+    position: PositionName = Field(
+        "last_prompt", description="Position whose difference-of-means direction is used."
+    )
+    n_boot: int = Field(1000, gt=0, description="Bootstrap resamples for the paired CIs.")
     alphas: list[float] = Field(
         default_factory=lambda: [-4.0, 0.0, 4.0], description="Multiples of the direction's norm."
     )

@@ -46,7 +46,8 @@ def fabricate_run(run: Path, seed: int = 0) -> Path:
             {
                 "teacher": "teacher",
                 "base": "base",
-                "students": {
+                "student": ["student_original", "student_length_matched"],
+                "conditions": {
                     "original": "student_original",
                     "length_matched": "student_length_matched",
                 },

@@ -1,9 +1,113 @@
-"""CLI commands of this group (filled in by the issue that owns it)."""
+"""`mimicry run`, `mimicry demo`, `mimicry report`, `mimicry config-help`: the whole study."""
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Annotated
+
 import typer
+
+CONFIG_DIR = Path(__file__).resolve().parent.parent / "configs"
+DEMO_CONFIG = CONFIG_DIR / "organism.yaml"
+QUICK_CONFIG = CONFIG_DIR / "organism-smoke.yaml"
+
+
+def _print_config_help() -> None:
+    from experiments.config import config_help
+
+    print("Run config options (YAML; dotted names are nested sections):")
+    for line in config_help():
+        print(line)
+
+
+def run_command(
+    config: Annotated[
+        Path | None, typer.Argument(help="Run config (YAML); see `mimicry config-help`.")
+    ] = None,
+    out: Annotated[
+        Path | None, typer.Option("--out", help="Run directory (default: runs/<config name>).")
+    ] = None,
+    force: Annotated[
+        bool, typer.Option("--force", help="Re-run every stage even when its inputs are unchanged.")
+    ] = False,
+    only: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--only", help="Run only this stage (repeatable); earlier outputs must exist."
+        ),
+    ] = None,
+    help_config: Annotated[
+        bool, typer.Option("--help-config", help="List every config option and exit.")
+    ] = False,
+) -> None:
+    """Run the study a config describes; finished stages are skipped, a killed run resumes."""
+    if help_config:
+        _print_config_help()
+        return
+    if config is None:
+        raise typer.BadParameter("a config file is required (or --help-config)")
+    from experiments.config import load_config
+    from experiments.pipeline import run_pipeline
+
+    loaded = load_config(config)
+    run_dir = out or Path("runs") / loaded.name
+    run_pipeline(loaded, run_dir, force=force, only=only)
+    _say_where(run_dir)
+
+
+def demo_command(
+    out: Annotated[Path, typer.Option("--out", help="Run directory.")] = Path("runs/demo"),
+    retrain_organism: Annotated[
+        bool,
+        typer.Option(
+            "--retrain-organism",
+            help="Retrain the organism (teacher SFT + GRPO, base) from scratch instead of using "
+            "the shipped weights.",
+        ),
+    ] = False,
+    quick: Annotated[
+        bool, typer.Option("--quick", help="The reduced smoke config (seconds, not minutes).")
+    ] = False,
+    force: Annotated[bool, typer.Option("--force", help="Re-run every stage.")] = False,
+) -> None:
+    """Run the whole study on the built-in model organism (CPU, minutes) and write the report."""
+    from experiments.config import load_config
+    from experiments.pipeline import run_pipeline
+
+    config = load_config(QUICK_CONFIG if quick else DEMO_CONFIG)
+    extra = {}
+    if retrain_organism:
+        from distill.organism.train import train_organism
+
+        organism_dir = out / "organism"
+        train_organism(organism_dir, seed=config.seed, quick=quick)
+        extra["organism_dir"] = organism_dir
+    run_pipeline(config, out, force=force, extra=extra)
+    _say_where(out)
+
+
+def report_command(
+    run: Annotated[Path, typer.Argument(help="Run directory.")],
+) -> None:
+    """(Re)write RUN/report/index.html and report.md from the run directory's tables."""
+    from experiments.report import build_report
+
+    index = build_report(run)
+    print(f"report: {index}")
+
+
+def config_help_command() -> None:
+    """List every run-config option with its type, default and meaning."""
+    _print_config_help()
+
+
+def _say_where(run_dir: Path) -> None:
+    print(f"report: {run_dir / 'report' / 'index.html'}")
 
 
 def register(app: typer.Typer) -> None:
     """Attach this group's commands to the main app."""
+    app.command("run")(run_command)
+    app.command("demo")(demo_command)
+    app.command("report")(report_command)
+    app.command("config-help")(config_help_command)

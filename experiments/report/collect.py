@@ -52,13 +52,14 @@ def _csv(path: Path) -> pd.DataFrame | None:
 def collect_exclusions(run_dir: Path) -> pd.DataFrame:
     """Every `exclusions.csv` under the run, with the folder it came from as `source`."""
     frames = []
-    for path in sorted(run_dir.rglob("exclusions.csv")):
-        if any(part.startswith(".") for part in path.relative_to(run_dir).parts):
-            continue
+    for path in sorted(run_dir.rglob("*exclusions.csv")):
+        parts = path.relative_to(run_dir).parts
+        if any(part.startswith(".") for part in parts) or parts[0] == "report":
+            continue  # hidden work folders; the report's own ledger is added by the report
         frame = _csv(path)
         if frame is None or frame.empty:
             continue
-        frame.insert(0, "source", str(path.parent.relative_to(run_dir)) or ".")
+        frame.insert(0, "source", str(path.relative_to(run_dir).with_suffix("")))
         frames.append(frame.reindex(columns=EXCLUSION_COLUMNS))
     if not frames:
         return pd.DataFrame(columns=EXCLUSION_COLUMNS)

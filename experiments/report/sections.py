@@ -54,10 +54,16 @@ def role_of(model: str, roles: dict) -> str:
         return "teacher"
     if model == roles.get("base", "base"):
         return "base (before distillation)"
-    for condition, name in roles.get("students", {}).items():
+    for condition, name in conditions_of(roles).items():
         if name == model:
             return f"student ({condition})"
     return "model"
+
+
+def conditions_of(roles: dict) -> dict[str, str]:
+    """Ablation condition -> student model name, from roles.json."""
+    found = roles.get("conditions") or roles.get("students") or {}
+    return found if isinstance(found, dict) else {name: name for name in found}
 
 
 def overview(tables: RunTables, colours: dict) -> Section:
@@ -480,7 +486,7 @@ def ablation_section(tables: RunTables, colours: dict, entropy: pd.DataFrame | N
     section = Section(
         "ablation", "Ablation comparison: students distilled under each trace ablation"
     )
-    students = tables.roles.get("students", {})
+    students = conditions_of(tables.roles)
     if not students:
         section.paragraphs.append("No distilled students in this run.")
         return section

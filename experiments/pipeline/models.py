@@ -1,0 +1,112 @@
+"""Model names, roles and sources of a run: who is the teacher, the base, each student.
+
+Names are file-safe and fixed: `teacher`, `base`, `student_<condition>`, and `<model>__random_init`
+for random-init baselines; `RUN/roles.json` records them for the probes' compare stage and the
+report.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+
+from data.fileio import write_json
+from experiments.config import ModelSpec, RunConfig
+
+ORGANISM_PREFIX = "organism:"
+RANDOM_INIT_SUFFIX = "__random_init"
+
+
+def student_name(condition: str) -> str:
+    """The model name of the student distilled on one ablation set."""
+    return f"student_{condition}"
+
+
+def resolve_source(spec: ModelSpec, organism_dir: Path | None = None) -> str | Path:
+    """`organism:teacher` -> the shipped (or retrained) organism folder; else a path or hub name."""
+    if spec.source.startswith(ORGANISM_PREFIX):
+        from distill.organism import WEIGHTS_DIR
+
+        which = spec.source[len(ORGANISM_PREFIX) :]
+        return (organism_dir or WEIGHTS_DIR) / which
+    path = Path(spec.source).expanduser()
+    return path.resolve() if path.exists() else spec.source
+
+
+def fingerprint(source: str | Path) -> dict | str:
+    """Cheap identity of a model for input hashes: file names, sizes and mtimes, or the hub name.
+
+    Hashing weights by content would read gigabytes for a real model at every stage check.
+    """
+    path = Path(source)
+    if not path.is_dir():
+        return str(source)
+    return {
+        "files": sorted(
+            (str(p.relative_to(path)), p.stat().st_size, p.stat().st_mtime_ns)
+            for p in path.rglob("*")
+            if p.is_file()
+        )
+    }
+
+
+def roles(config: RunConfig) -> dict:
+    """The roles file: probes read `teacher`/`base`/`student`; the report reads the rest."""
+    conditions = {c: student_name(c) for c in config.distill.conditions}
+    return {
+        "teacher": "teacher",
+        "base": "base",
+        "student": list(conditions.values()),
+        "conditions": conditions,
+        "random_init": {
+            "teacher": "teacher" + RANDOM_INIT_SUFFIX,
+            "base": "base" + RANDOM_INIT_SUFFIX,
+        },
+    }
+
+
+def write_roles(run_dir: Path, config: RunConfig) -> Path:
+    """Write `RUN/roles.json`."""
+    path = run_dir / "roles.json"
+    write_json(path, roles(config))
+    return path
+
+
+def make_random_init(source: str | Path, out: Path, *, seed: int, trust_remote_code: bool) -> Path:
+    """Save a random-init copy of a model's architecture (same config and tokenizer) to `out`."""
+    import torch
+    from transformers import AutoConfig, AutoModelForCausalLM
+
+    from probes.loading import load_tokenizer
+
+    config = AutoConfig.from_pretrained(str(source), trust_remote_code=trust_remote_code)
+    torch.manual_seed(seed)
+    model = AutoModelForCausalLM.from_config(config, trust_remote_code=trust_remote_code).eval()
+    tmp = out.with_name(f".{out.name}.tmp-{os.getpid()}")
+    shutil.rmtree(tmp, ignore_errors=True)
+    model.save_pretrained(tmp, safe_serialization=True)
+    load_tokenizer(source, trust_remote_code=trust_remote_code).save_pretrained(tmp)
+    shutil.rmtree(out, ignore_errors=True)
+    os.replace(tmp, out)
+    return out
+
+
+def link_activations(source_dir: Path, target_dir: Path, name: str) -> None:
+    """Share one random-init capture under another model's baseline name (hard links, no copy).
+
+    Students have the base's architecture and are read on the same texts, so their random-init
+    baseline is the base's; the manifest is rewritten with the new name.
+    """
+    tmp = target_dir.with_name(f".{target_dir.name}.tmp-{os.getpid()}")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    for path in source_dir.iterdir():
+        if path.is_file() and path.suffix == ".safetensors":
+            os.link(path, tmp / path.name)
+    manifest = json.loads((source_dir / "manifest.json").read_text())
+    manifest.update(model=name, shared_from=source_dir.name)
+    write_json(tmp / "manifest.json", manifest)
+    shutil.rmtree(target_dir, ignore_errors=True)
+    os.replace(tmp, target_dir)

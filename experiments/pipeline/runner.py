@@ -1,0 +1,184 @@
+"""Run the stages of a study in order, skipping work whose inputs have not changed.
+
+Each stage is a list of units (one model's traces, one student, one capture...). A unit is done
+when its outputs exist and its stamp in `RUN/.stamps/<stage>/<unit>/` records the hash of its
+inputs (file contents and options). A killed run therefore restarts at the first unit without a
+matching stamp, and the stage functions themselves resume inside a unit (capture shards, SFT
+checkpoints, generation batches).
+
+`MIMICRY_FAIL_AFTER=<stage>:<n>` kills the process with SIGKILL after `n` units of `stage`
+finished; `MIMICRY_FAIL_AFTER=<stage>:<n>:inside` kills it inside the next unit once the stage
+function reports `n` steps of progress. The resume tests use it to simulate a crash without
+timing races.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+
+from data.errors import InputError
+from data.fileio import atomic_file, hash_inputs, is_fresh, write_stamp
+from experiments.config import STAGE_NAMES, RunConfig, dump_config
+
+FAIL_ENV = "MIMICRY_FAIL_AFTER"
+STAMPS_DIR = ".stamps"
+
+
+@dataclass
+class Unit:
+    """One resumable piece of a stage.
+
+    Attributes:
+        name: unique within the stage (e.g. a model name); names the stamp folder.
+        inputs: what the outputs depend on: Paths (hashed by content) and JSON values.
+        outputs: files or folders that must exist once `run` returns.
+        run: does the work; receives a `step()` callback to report progress.
+        requires: inputs that must exist before running (a clear error names the missing one).
+    """
+
+    name: str
+    inputs: Sequence[Any]
+    outputs: Sequence[Path]
+    run: Callable[[Callable[[], None]], None]
+    requires: Sequence[Path] = field(default_factory=tuple)
+
+
+@dataclass
+class RunContext:
+    """What every stage builder needs: the run folder, the config and a console for messages."""
+
+    run_dir: Path
+    config: RunConfig
+    console: Console
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+StageBuilder = Callable[[RunContext], list[Unit]]
+
+
+@dataclass
+class UnitResult:
+    stage: str
+    unit: str
+    status: str  # "ran" or "skipped"
+    seconds: float
+
+
+def run_pipeline(
+    config: RunConfig,
+    run_dir: str | Path,
+    *,
+    builders: dict[str, StageBuilder] | None = None,
+    force: bool = False,
+    only: Sequence[str] | None = None,
+    console: Console | None = None,
+    extra: dict[str, Any] | None = None,
+) -> list[UnitResult]:
+    """Run the configured stages in pipeline order into `run_dir`; return what ran and what was skipped."""
+    from experiments.pipeline.stages import STAGE_BUILDERS
+
+    builders = STAGE_BUILDERS if builders is None else builders
+    console = console or Console(stderr=True)
+    run_dir = Path(run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    with atomic_file(run_dir / "config.yaml") as tmp:
+        tmp.write_text(dump_config(config))
+    for name in only or ():
+        if name not in STAGE_NAMES:
+            raise InputError(f"unknown stage {name!r}; choose from {', '.join(STAGE_NAMES)}")
+    wanted = [s for s in STAGE_NAMES if s in config.stages and (not only or s in only)]
+    ctx = RunContext(run_dir=run_dir, config=config, console=console, extra=dict(extra or {}))
+    fail = _parse_fail_env()
+    results: list[UnitResult] = []
+    started = time.perf_counter()
+    console.rule(f"[bold]mimicry run[/] {config.name} -> {run_dir}")
+    for index, stage in enumerate(wanted, start=1):
+        units = builders[stage](ctx)
+        console.print(f"[bold cyan][{index}/{len(wanted)}] {stage}[/] ({len(units)} unit(s))")
+        for done, unit in enumerate(units, start=1):
+            results.append(_run_unit(ctx, stage, unit, force=force, fail=fail))
+            if fail and fail[0] == stage and fail[2] == "after" and done >= fail[1]:
+                _kill_self(console, f"{FAIL_ENV}: killed after {done} unit(s) of {stage}")
+    console.rule(f"done in {time.perf_counter() - started:.1f} s")
+    return results
+
+
+def _run_unit(
+    ctx: RunContext, stage: str, unit: Unit, *, force: bool, fail: tuple | None
+) -> UnitResult:
+    stamp_dir = ctx.run_dir / STAMPS_DIR / stage / unit.name
+    for path in unit.requires:
+        if not Path(path).exists():
+            raise InputError(
+                f"stage {stage!r} needs {path}; run the stage that writes it first "
+                f"(or the whole pipeline)",
+                file=ctx.run_dir,
+            )
+    inputs_hash = hash_inputs(stage, unit.name, *unit.inputs)
+    outputs_exist = all(Path(p).exists() for p in unit.outputs)
+    label = f"  {stage}: {unit.name}"
+    if not force and outputs_exist and is_fresh(stamp_dir, inputs_hash):
+        ctx.console.print(f"{label} [dim]skipped (inputs unchanged)[/]")
+        return UnitResult(stage, unit.name, "skipped", 0.0)
+    if force:
+        for path in unit.outputs:
+            _remove(Path(path))
+    shutil.rmtree(stamp_dir, ignore_errors=True)
+    step = _step_callback(ctx.console, stage, fail)
+    start = time.perf_counter()
+    ctx.console.print(f"{label} ...")
+    unit.run(step)
+    missing = [str(p) for p in unit.outputs if not Path(p).exists()]
+    if missing:
+        raise RuntimeError(f"stage {stage!r} unit {unit.name!r} did not write {missing}")
+    seconds = time.perf_counter() - start
+    write_stamp(stamp_dir, inputs_hash, stage=stage, unit=unit.name, seconds=round(seconds, 3))
+    ctx.console.print(f"{label} [green]done[/] in {seconds:.1f} s")
+    return UnitResult(stage, unit.name, "ran", seconds)
+
+
+def _remove(path: Path) -> None:
+    if path.is_dir():
+        shutil.rmtree(path)
+    elif path.exists():
+        path.unlink()
+
+
+def _parse_fail_env() -> tuple[str, int, str] | None:
+    value = os.environ.get(FAIL_ENV, "").strip()
+    if not value:
+        return None
+    parts = value.split(":")
+    if len(parts) not in (2, 3) or not parts[1].isdigit() or parts[0] not in STAGE_NAMES:
+        raise InputError(f"{FAIL_ENV} must look like <stage>:<n>[:inside], got {value!r}")
+    mode = parts[2] if len(parts) == 3 else "after"
+    if mode not in ("after", "inside"):
+        raise InputError(f"{FAIL_ENV} mode must be 'inside' when given, got {mode!r}")
+    return parts[0], int(parts[1]), mode
+
+
+def _step_callback(console: Console, stage: str, fail: tuple | None) -> Callable[[], None]:
+    """A progress callback for stage functions; honours `<stage>:<n>:inside` crash injection."""
+    count = 0
+
+    def step() -> None:
+        nonlocal count
+        count += 1
+        if fail and fail[0] == stage and fail[2] == "inside" and count >= fail[1]:
+            _kill_self(console, f"{FAIL_ENV}: killed inside {stage} after {count} step(s)")
+
+    return step
+
+
+def _kill_self(console: Console, message: str) -> None:
+    console.print(f"[red]{message}[/]")
+    os.kill(os.getpid(), signal.SIGKILL)

@@ -1,0 +1,526 @@
+"""One small builder per stage: it names the stage's units, their inputs and outputs, and wraps the
+stage function another package exposes. The runner does ordering, skipping and resuming.
+
+Every builder reads the run folder, never in-memory results of an earlier stage, so any stage can
+be re-run alone (`mimicry run CONFIG --only capture`).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from data.errors import InputError
+from experiments.pipeline.models import (
+    RANDOM_INIT_SUFFIX,
+    fingerprint,
+    link_activations,
+    make_random_init,
+    resolve_source,
+    student_name,
+    write_roles,
+)
+from experiments.pipeline.runner import RunContext, Unit
+
+
+def _source(ctx: RunContext, role: str) -> str | Path:
+    return resolve_source(getattr(ctx.config.models, role), ctx.extra.get("organism_dir"))
+
+
+def _spec(ctx: RunContext, model: str):
+    """The ModelSpec whose loading options apply to `model` (students inherit the base's)."""
+    return ctx.config.models.teacher if model.startswith("teacher") else ctx.config.models.base
+
+
+def model_sources(ctx: RunContext) -> dict[str, str | Path]:
+    """Every model of the run that generates traces, by name."""
+    sources = {"teacher": _source(ctx, "teacher"), "base": _source(ctx, "base")}
+    for condition in ctx.config.distill.conditions:
+        sources[student_name(condition)] = ctx.run_dir / "students" / condition
+    return sources
+
+
+def trace_path(ctx: RunContext, model: str) -> Path:
+    return ctx.run_dir / "traces" / f"{model}.jsonl"
+
+
+def train_items_path(ctx: RunContext) -> Path:
+    """Distillation prompts: the generated training items, or the evaluated items when none."""
+    path = ctx.run_dir / "train_items.csv"
+    return (
+        path
+        if any(s.role == "train" for s in ctx.config.tasks.generated)
+        else ctx.run_dir / "items.csv"
+    )
+
+
+# --- data -------------------------------------------------------------------------------------
+
+
+def data_stage(ctx: RunContext) -> list[Unit]:
+    tasks = ctx.config.tasks
+    outputs = [ctx.run_dir / "items.csv", ctx.run_dir / "data" / "exclusions.csv"]
+    if any(s.role == "train" for s in tasks.generated):
+        outputs.append(ctx.run_dir / "train_items.csv")
+    inputs = [tasks.model_dump(mode="json"), ctx.config.seed]
+    if tasks.items_file is not None:
+        inputs.append(Path(tasks.items_file))
+
+    def run(step) -> None:
+        from experiments.pipeline.items import build_item_tables
+
+        build_item_tables(ctx.config, ctx.run_dir, step=step)
+
+    return [Unit("items", inputs, outputs, run)]
+
+
+# --- generation -------------------------------------------------------------------------------
+
+
+def _generate_unit(ctx: RunContext, name: str, source, items: Path, out: Path) -> Unit:
+    options = ctx.config.generate
+    spec = _spec(ctx, name)
+
+    def run(step) -> None:
+        from distill.generate import generate
+
+        generate(
+            source,
+            items,
+            out,
+            name=name,
+            samples=options.samples,
+            temperature=options.temperature,
+            max_new_tokens=options.max_new_tokens,
+            batch_size=options.batch_size,
+            seed=ctx.config.seed,
+            backend=options.backend,
+            dtype=spec.dtype,
+            trust_remote_code=spec.trust_remote_code,
+            on_batch=lambda done, total: step(),
+        )
+
+    return Unit(
+        name,
+        [fingerprint(source), items, options.model_dump(mode="json"), ctx.config.seed],
+        [out],
+        run,
+        requires=[items],
+    )
+
+
+def generate_stage(ctx: RunContext) -> list[Unit]:
+    items = ctx.run_dir / "items.csv"
+    sources = model_sources(ctx)
+    units = [
+        _generate_unit(ctx, name, sources[name], items, trace_path(ctx, name))
+        for name in ("teacher", "base")
+    ]
+    if "distill" in ctx.config.stages or "ablate" in ctx.config.stages:
+        units.append(
+            _generate_unit(
+                ctx,
+                "teacher",
+                sources["teacher"],
+                train_items_path(ctx),
+                ctx.run_dir / "distill_traces" / "teacher.jsonl",
+            )
+        )
+        units[-1].name = "teacher_on_train_items"
+    return units
+
+
+def generate_students_stage(ctx: RunContext) -> list[Unit]:
+    items = ctx.run_dir / "items.csv"
+    sources = model_sources(ctx)
+    units = []
+    for condition in ctx.config.distill.conditions:
+        name = student_name(condition)
+        unit = _generate_unit(ctx, name, sources[name], items, trace_path(ctx, name))
+        unit.requires = [items, sources[name]]
+        units.append(unit)
+    return units
+
+
+# --- distillation -----------------------------------------------------------------------------
+
+
+def ablate_stage(ctx: RunContext) -> list[Unit]:
+    traces = ctx.run_dir / "distill_traces" / "teacher.jsonl"
+    items = train_items_path(ctx)
+    conditions = list(ctx.config.distill.conditions)
+    out = ctx.run_dir / "ablations"
+    base = _source(ctx, "base")
+
+    def run(step) -> None:
+        from distill.ablate import build_sets
+
+        build_sets(traces, out, items=items, sets=conditions, seed=ctx.config.seed, tokenizer=base)
+        step()
+
+    return [
+        Unit(
+            "sets",
+            [traces, items, conditions, ctx.config.seed, fingerprint(base)],
+            [out / c / "train.jsonl" for c in conditions],
+            run,
+            requires=[traces, items],
+        )
+    ]
+
+
+def distill_stage(ctx: RunContext) -> list[Unit]:
+    options = ctx.config.distill
+    base = _source(ctx, "base")
+    units = []
+    for condition in options.conditions:
+        data_dir = ctx.run_dir / "ablations" / condition
+        out = ctx.run_dir / "students" / condition
+
+        def run(step, data_dir=data_dir, out=out) -> None:
+            from distill.sft import train_student
+
+            train_student(
+                base,
+                data_dir,
+                out,
+                epochs=options.epochs,
+                max_steps=options.max_steps or -1,
+                lr=options.learning_rate,
+                batch_size=options.batch_size,
+                lora=options.lora,
+                lora_r=options.lora_r,
+                save_steps=options.save_steps,
+                seed=ctx.config.seed,
+                trust_remote_code=ctx.config.models.base.trust_remote_code,
+                callbacks=[_checkpoint_callback(step)],
+            )
+
+        units.append(
+            Unit(
+                student_name(condition),
+                [
+                    data_dir / "train.jsonl",
+                    fingerprint(base),
+                    options.model_dump(mode="json"),
+                    ctx.config.seed,
+                ],
+                [out / "config.json", out / "training_log.csv"],
+                run,
+                requires=[data_dir / "train.jsonl"],
+            )
+        )
+    return units
+
+
+def _checkpoint_callback(step):
+    """A transformers callback reporting each saved checkpoint to the runner (resume points)."""
+    from transformers import TrainerCallback
+
+    class CheckpointStep(TrainerCallback):
+        def on_save(self, args, state, control, **kwargs):
+            step()
+
+    return CheckpointStep()
+
+
+# --- behaviour --------------------------------------------------------------------------------
+
+
+def behaviour_stage(ctx: RunContext) -> list[Unit]:
+    items = ctx.run_dir / "items.csv"
+    models = [m for m in model_sources(ctx) if trace_path(ctx, m).is_file()]
+    if not models:
+        raise InputError(
+            "no trace files; run the generate stage first", file=ctx.run_dir / "traces"
+        )
+    traces = [trace_path(ctx, m) for m in models]
+    pairs = [f"{m}=base" for m in models if m.startswith("student_") and "base" in models]
+    options = ctx.config.behaviour
+    out = ctx.run_dir / "behaviour"
+
+    def run(step) -> None:
+        from experiments.behaviour import score
+
+        score(
+            items,
+            traces,
+            out,
+            pairs=pairs,
+            seed=ctx.config.seed,
+            n_boot=options.n_boot,
+            n_perm=options.n_perm,
+            log_cost=options.log_cost,
+            difficulty=options.difficulty,
+            min_items=options.min_items,
+            outliers=options.outliers,
+            progress=lambda _message: step(),
+        )
+
+    return [
+        Unit(
+            "alignment",
+            [items, *traces, pairs, options.model_dump(mode="json"), ctx.config.seed],
+            [out / "alignment.csv", out / "summary.csv", out / "transfer.csv"],
+            run,
+            requires=[items],
+        )
+    ]
+
+
+# --- capture ----------------------------------------------------------------------------------
+
+
+def _capture_unit(ctx: RunContext, name: str, source, spec) -> Unit:
+    options = ctx.config.capture
+    items = ctx.run_dir / "items.csv"
+    traces = trace_path(ctx, options.traces_from) if options.traces_from else None
+    out = ctx.run_dir / "activations" / name
+
+    def run(step) -> None:
+        from probes.capture import capture
+
+        capture(
+            source,
+            items,
+            ctx.run_dir,
+            name=name,
+            traces=traces,
+            positions=list(options.positions),
+            backend=options.backend,
+            trace_model=options.traces_from,
+            batch_size=options.batch_size,
+            shard_size=options.shard_size,
+            dtype=spec.dtype,
+            trust_remote_code=spec.trust_remote_code,
+            revision=spec.revision,
+            entropy=options.entropy,
+            on_shard=lambda *_: step(),
+        )
+
+    outputs = [out / "manifest.json"]
+    if options.entropy:
+        outputs.append(ctx.run_dir / "entropy" / f"{name}.csv")
+    return Unit(
+        name,
+        [fingerprint(source), items, traces, options.model_dump(mode="json")],
+        outputs,
+        run,
+        requires=[items, *([traces] if traces else [])],
+    )
+
+
+def capture_stage(ctx: RunContext) -> list[Unit]:
+    sources = model_sources(ctx)
+    units = [_capture_unit(ctx, name, src, _spec(ctx, name)) for name, src in sources.items()]
+    if not ctx.config.capture.random_init_baseline:
+        return units
+    for role in ("teacher", "base"):
+        name = role + RANDOM_INIT_SUFFIX
+        folder = ctx.run_dir / "models" / name
+        spec = getattr(ctx.config.models, role)
+        unit = _capture_unit(ctx, name, folder, spec)
+        capture_run = unit.run
+
+        def run(step, capture_run=capture_run, folder=folder, role=role, spec=spec) -> None:
+            make_random_init(
+                sources[role],
+                folder,
+                seed=ctx.config.seed,
+                trust_remote_code=spec.trust_remote_code,
+            )
+            capture_run(step)
+
+        unit.inputs = [fingerprint(sources[role]), *unit.inputs[1:], ctx.config.seed]
+        unit.run = run
+        units.append(unit)
+    for condition in ctx.config.distill.conditions:
+        name = student_name(condition) + RANDOM_INIT_SUFFIX
+        shared = ctx.run_dir / "activations" / ("base" + RANDOM_INIT_SUFFIX)
+        target = ctx.run_dir / "activations" / name
+        units.append(
+            Unit(
+                name,
+                [shared],
+                [target / "manifest.json"],
+                lambda step, shared=shared, target=target, name=name: link_activations(
+                    shared, target, name
+                ),
+                requires=[shared / "manifest.json"],
+            )
+        )
+    return units
+
+
+# --- probes, comparison, steering -------------------------------------------------------------
+
+
+def probe_stage(ctx: RunContext) -> list[Unit]:
+    options = ctx.config.probe
+    items = ctx.run_dir / "items.csv"
+    roles_path = write_roles(ctx.run_dir, ctx.config)
+    out = ctx.run_dir / "probes"
+
+    def run(step) -> None:
+        from probes.probing import ProbeConfig, run_probes
+
+        run_probes(
+            ctx.run_dir,
+            targets=list(options.targets),
+            positions=list(options.positions) if options.positions else None,
+            config=ProbeConfig(
+                folds=options.folds,
+                seed=ctx.config.seed,
+                n_boot=options.n_boot,
+                n_perm=options.n_perm,
+            ),
+            progress=lambda _message: step(),
+        )
+
+    return [
+        Unit(
+            "probes",
+            [
+                items,
+                ctx.run_dir / "activations",
+                ctx.run_dir / "traces",
+                roles_path,
+                options.model_dump(mode="json"),
+                ctx.config.seed,
+            ],
+            [out / "probes.csv", out / "compare.csv"],
+            run,
+            requires=[items, ctx.run_dir / "activations"],
+        )
+    ]
+
+
+def compare_stage(ctx: RunContext) -> list[Unit]:
+    """CKA and direction cosines are computed by the probe stage (same activations pass)."""
+    compare = ctx.run_dir / "probes" / "compare.csv"
+
+    def run(step) -> None:
+        if not compare.is_file():
+            raise InputError("compare.csv missing; run the probe stage", file=ctx.run_dir)
+
+    return [Unit("cka_directions", [compare], [compare], run, requires=[compare])]
+
+
+def steer_layer(ctx: RunContext, model: str) -> int:
+    """The configured layer, else the model's best human-RT probe layer (>= 1), else the middle."""
+    if ctx.config.steer.layer is not None:
+        return ctx.config.steer.layer
+    import json
+
+    import pandas as pd
+
+    manifest = ctx.run_dir / "activations" / model / "manifest.json"
+    n_layers = json.loads(manifest.read_text())["n_layers"] if manifest.is_file() else 2
+    probes = ctx.run_dir / "probes" / "probes.csv"
+    if probes.is_file():
+        table = pd.read_csv(probes)
+        rows = table[
+            (table["model"] == model)
+            & (table["target"] == "human_rt")
+            & (table["feature_set"] == "activations")
+            & (table["position"] == ctx.config.steer.position)
+            & (table["layer"] >= 1)
+        ]
+        if not rows.empty:
+            return int(rows.sort_values("score").iloc[-1]["layer"])
+    return max(1, n_layers // 2)
+
+
+def steer_stage(ctx: RunContext) -> list[Unit]:
+    options = ctx.config.steer
+    sources = model_sources(ctx)
+    if options.model not in sources:
+        raise InputError(
+            f"steer.model {options.model!r} is not a model of this run ({', '.join(sources)})",
+            field="steer.model",
+        )
+    source = sources[options.model]
+    items = ctx.run_dir / "items.csv"
+    out = ctx.run_dir / "probes" / "steer.csv"
+    generation = ctx.config.generate
+    spec = _spec(ctx, options.model)
+    layer = steer_layer(ctx, options.model)
+
+    def run(step) -> None:
+        from probes.steer import steer_run
+
+        steer_run(
+            source,
+            ctx.run_dir,
+            layer=layer,
+            alphas=list(options.alphas),
+            out_path=out,
+            name=options.model,
+            position=options.position,
+            max_new_tokens=generation.max_new_tokens,
+            limit=options.n_items,
+            n_boot=options.n_boot,
+            seed=ctx.config.seed,
+            trust_remote_code=spec.trust_remote_code,
+        )
+        step()
+
+    directions = ctx.run_dir / "probes" / "directions" / options.model
+    return [
+        Unit(
+            options.model,
+            [
+                fingerprint(source),
+                items,
+                directions,
+                options.model_dump(mode="json"),
+                layer,
+                generation.max_new_tokens,
+                ctx.config.seed,
+            ],
+            [out],
+            run,
+            requires=[items, source],
+        )
+    ]
+
+
+# --- report -----------------------------------------------------------------------------------
+
+
+def report_stage(ctx: RunContext) -> list[Unit]:
+    run_dir = ctx.run_dir
+    write_roles(run_dir, ctx.config)
+    inputs = [
+        run_dir / "config.yaml",
+        run_dir / "roles.json",
+        run_dir / "items.csv",
+        run_dir / "behaviour",
+        run_dir / "entropy",
+        *[p for p in sorted((run_dir / "probes").glob("*.csv"))],
+        *sorted(run_dir.glob("*/exclusions.csv")),
+        *sorted((run_dir / "traces").glob("*.jsonl")),
+    ]
+
+    def run(step) -> None:
+        from experiments.report import build_report
+
+        build_report(run_dir)
+        step()
+
+    out = run_dir / "report"
+    return [Unit("report", inputs, [out / "index.html", out / "report.md"], run)]
+
+
+STAGE_BUILDERS = {
+    "data": data_stage,
+    "generate": generate_stage,
+    "ablate": ablate_stage,
+    "distill": distill_stage,
+    "generate_students": generate_students_stage,
+    "behaviour": behaviour_stage,
+    "capture": capture_stage,
+    "probe": probe_stage,
+    "compare": compare_stage,
+    "steer": steer_stage,
+    "report": report_stage,
+}
