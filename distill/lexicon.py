@@ -117,6 +117,7 @@ def ablation_vocabulary() -> list[str]:
     from distill.ablate.length_matched import FILLER_STEP, FILLER_TOKEN
 
     words = {w for r in load_rephrasings().values() for w in r.split()}
+    words |= {w[:1].upper() + w[1:] for w in words}  # replacements keep sentence-initial case
     words.update(FILLER_STEP.split())
     words.add(FILLER_TOKEN.strip())
     words.update({"Step", ":"})

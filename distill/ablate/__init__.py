@@ -25,6 +25,8 @@ SET_MODULES = {
     module.NAME: module for module in (original, format_fixed, content_fixed, length_matched)
 }
 SET_NAMES = tuple(SET_MODULES)
+# Bump when a set's construction changes, so stale sets are rebuilt rather than skipped.
+ABLATION_VERSION = 1
 
 __all__ = ["SET_NAMES", "AblationSummary", "build_sets"]
 
@@ -85,6 +87,7 @@ def build_sets(
     paths = [Path(traces)] if isinstance(traces, str | Path) else [Path(t) for t in traces]
     out = Path(out_dir)
     options = {
+        "version": ABLATION_VERSION,
         "sets": list(sets),
         "seed": seed,
         "tokenizer": str(tokenizer) if isinstance(tokenizer, str | Path) else None,

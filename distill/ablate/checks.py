@@ -48,6 +48,11 @@ def _starts(text: str, measure: TokenMeasure) -> list[int]:
     return measure.token_index(text, step_starts(steps))
 
 
+def step_content(text: str) -> list[str]:
+    """Content words of the step bodies, in order (markers such as "Step 3:" are format)."""
+    return [w for step in split_steps(text) for w in content_words(step.body)]
+
+
 def _multiset_jaccard(a: list[str], b: list[str]) -> float:
     ca, cb = Counter(a), Counter(b)
     union = sum((ca | cb).values())
@@ -73,7 +78,7 @@ def check_set(name: str, examples: list[Example], measure: TokenMeasure) -> dict
         "length_corr_with_original": _pearson(len_orig, len_new),
         "content_word_jaccard": _describe(
             [
-                _multiset_jaccard(content_words(a), content_words(b))
+                _multiset_jaccard(step_content(a), step_content(b))
                 for a, b in zip(originals, ablated, strict=True)
             ]
         ),
@@ -138,7 +143,7 @@ def _format_fixed(examples, originals, ablated, len_orig, len_new, measure, stat
 def _content_fixed(examples, originals, ablated, len_orig, len_new, measure, stats) -> dict:
     pairs = list(zip(originals, ablated, strict=True))
     n = max(1, len(pairs))
-    same_content = sum(content_words(a) == content_words(b) for a, b in pairs) / n
+    same_content = sum(step_content(a) == step_content(b) for a, b in pairs) / n
     changed = sum(a != b for a, b in pairs) / n
     fillers_after = stats["fillers_per_1k"]["ablated"]
     return {

@@ -21,11 +21,20 @@ NAME = "format_fixed_content_varied"
 HELD_FIXED = "template, step markers and separators, number of steps, token length of every step and of the trace, step start positions, final answer"
 VARIED = "content: each step body comes from another item of the same task (same token length), or its entities and numbers are re-drawn"
 _ENTITY = re.compile(r"\b(?:\d+(?:\.\d+)?|[A-Z][A-Za-z]*)\b")
+_TERMINALS = tuple(".!?;")
 _SENTENCE_START = re.compile(r"(?:^|[.!?:]\s+)([A-Z][A-Za-z]*)")
 
 
 def _norm(text: str) -> str:
     return " ".join(text.lower().split())
+
+
+def _fits(candidate: str, body: str) -> bool:
+    """A swapped-in body must end like the one it replaces (so step boundaries stay where they
+    are), differ from it, and carry content."""
+    end_a, end_b = candidate.rstrip()[-1:], body.rstrip()[-1:]
+    same_end = end_a == end_b or (end_a not in _TERMINALS and end_b not in _TERMINALS)
+    return same_end and _norm(candidate) != _norm(body) and bool(content_words(candidate))
 
 
 class _StepPool:
@@ -39,11 +48,7 @@ class _StepPool:
         self.entities = sorted({e for t in traces for e in prompt_entities(t.prompt)})
 
     def draw(self, item_id: str, body: str, length: int, context: BuildContext) -> str | None:
-        options = [
-            b
-            for i, b in self.by_length.get(length, [])
-            if i != item_id and _norm(b) != _norm(body) and content_words(b)
-        ]
+        options = [b for i, b in self.by_length.get(length, []) if i != item_id and _fits(b, body)]
         return context.rng.choice(options) if options else None
 
 
@@ -128,8 +133,10 @@ def _vary(trace, donor_steps: list[Step], pool: _StepPool, context: BuildContext
             return None
         new_steps.append(step.with_body(body))
     new = join_steps(new_steps)
+    resplit = split_steps(new)
+    same_markers = [s.marker for s in resplit] == [s.marker for s in steps]
     same_length = measure.count(new) == measure.count(trace.reasoning)
-    same_starts = measure.token_index(new, step_starts(new_steps)) == measure.token_index(
+    same_starts = measure.token_index(new, step_starts(resplit)) == measure.token_index(
         trace.reasoning, step_starts(steps)
     )
-    return new if same_length and same_starts else None
+    return new if same_markers and same_length and same_starts else None

@@ -1,8 +1,9 @@
 """Reasoning as a sequence of steps, split losslessly so ablations can swap or rephrase one part.
 
 The organism writes short regular sentences ("A left of B and B left of C so A left of C ."),
-real reasoning models free text with newlines and "wait"/"hmm"; both split into steps at
-sentence ends (., !, ? followed by whitespace) and at line breaks. A step keeps its leading marker
+the organism's scratchpad joins steps with " ; ", real reasoning models write free text with
+newlines and "wait"/"hmm"; all split into steps at sentence or clause ends (., !, ?, ; followed by
+whitespace) and at line breaks. A step keeps its leading marker
 ("Step 2:", "3.", "-"), its body and the whitespace after it, so `join_steps(split_steps(t)) == t`.
 """
 
@@ -11,7 +12,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, replace
 
-_BOUNDARY = re.compile(r"(?<=[.!?])[ \t]+|[ \t]*\n\s*")
+_BOUNDARY = re.compile(r"(?<=[.!?;])[ \t]+|[ \t]*\n\s*")
 _MARKER = re.compile(r"^(?:step\s*\d+\s*[:.)]|\d+\s*[.)]|[-*\u2022])\s*", re.IGNORECASE)
 
 
