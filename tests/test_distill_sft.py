@@ -1,0 +1,171 @@
+"""`mimicry distill`: real trl SFT on tiny models; the student reloads with AutoModelForCausalLM,
+its loss fell, LoRA is merged on save, an interrupted run resumes, bad input is one line."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import pytest
+import torch
+from safetensors.torch import load_file
+from transformers import AutoModelForCausalLM, TrainerCallback
+
+from distill.sft import CHECKPOINT_DIR, train_student
+from experiments.cli import run
+from tests.tiny_models import make_tiny_model
+
+WORDS = ("one", "two", "three", "four")
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_thread():
+    """Tiny models run fastest on one thread on a shared CPU; restored afterwards."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.fixture(scope="module")
+def sft_set(tmp_path_factory):
+    """An ablation-set folder (train.jsonl) and a tiny base model whose vocabulary covers it."""
+    root = tmp_path_factory.mktemp("sft")
+    rows = []
+    for k, word in enumerate(WORDS, start=1):
+        for x in "AB":
+            steps = " ".join(f"step {WORDS[j]} ." for j in range(k))
+            rows.append(
+                {
+                    "item_id": f"{word}{x}",
+                    "prompt": f"chain {word} from {x} ?",
+                    "completion": f"<think> {steps} </think> done",
+                }
+            )
+    data = root / "original"
+    data.mkdir()
+    (data / "train.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    texts = [f"{r['prompt']} {r['completion']}" for r in rows]
+    return data, texts, root
+
+
+def read_log(path: Path) -> list[dict]:
+    with path.open() as handle:
+        return list(csv.DictReader(handle))
+
+
+def test_student_reloads_and_its_loss_fell(sft_set, tmp_path):
+    data, texts, _ = sft_set
+    base = make_tiny_model(tmp_path / "base", "gpt2", texts=texts)
+    out = tmp_path / "students" / "original"
+    summary = train_student(base, data, out, max_steps=20, lr=5e-3, batch_size=8)
+    student = AutoModelForCausalLM.from_pretrained(out)
+    assert student.config.model_type == "gpt2"
+    log = read_log(out / "training_log.csv")
+    assert [int(r["step"]) for r in log] == list(range(1, 21))
+    losses = [float(r["loss"]) for r in log]
+    assert sum(losses[-5:]) / 5 < 0.5 * sum(losses[:5]) / 5
+    assert summary.first_loss == losses[0] and summary.last_loss == losses[-1]
+    assert not (out / CHECKPOINT_DIR).exists()
+    assert (out / "tokenizer.json").is_file() and (out / "model.safetensors").is_file()
+    assert train_student(base, data, out, max_steps=20, lr=5e-3, batch_size=8).skipped
+
+
+class StopAt(TrainerCallback):
+    """Kill training after a given step (a real interruption, not a mock)."""
+
+    def __init__(self, step: int) -> None:
+        self.step = step
+
+    def on_step_end(self, args, state, control, **kwargs):
+        if state.global_step == self.step:
+            raise KeyboardInterrupt
+
+
+def test_interrupted_training_resumes_from_the_last_checkpoint(sft_set, tmp_path):
+    data, texts, _ = sft_set
+    base = make_tiny_model(tmp_path / "base", "llama", texts=texts)
+    out = tmp_path / "student"
+    options = dict(max_steps=8, lr=5e-3, batch_size=4, save_steps=3)
+    with pytest.raises(KeyboardInterrupt):
+        train_student(base, data, out, callbacks=[StopAt(5)], **options)
+    assert (out / CHECKPOINT_DIR / "checkpoint-3").is_dir()
+    assert not (out / "training_log.csv").exists()
+    summary = train_student(base, data, out, **options)
+    assert summary.resumed_from_step == 3 and summary.steps == 8
+    assert [int(r["step"]) for r in read_log(out / "training_log.csv")] == list(range(1, 9))
+    assert not (out / CHECKPOINT_DIR).exists()
+    AutoModelForCausalLM.from_pretrained(out)
+
+
+def test_lora_student_is_merged_into_a_plain_model(sft_set, tmp_path):
+    data, texts, _ = sft_set
+    base = make_tiny_model(tmp_path / "base", "qwen2", texts=texts)
+    out = tmp_path / "lora"
+    summary = train_student(
+        base, data, out, lora=True, lora_r=4, max_steps=6, lr=1e-2, batch_size=8
+    )
+    assert summary.steps == 6
+    assert not (out / "adapter_config.json").exists()
+    before, after = load_file(base / "model.safetensors"), load_file(out / "model.safetensors")
+    assert set(before) == set(after)  # no lora_A/lora_B left: merged
+    changed = [k for k in before if not torch.equal(before[k], after[k])]
+    assert any("q_proj" in k for k in changed) and not any("embed" in k for k in changed)
+    AutoModelForCausalLM.from_pretrained(out)
+
+
+def test_cli_distill_and_bad_training_data(sft_set, tmp_path, capsys):
+    data, texts, root = sft_set
+    base = make_tiny_model(tmp_path / "base", "gpt2", texts=texts)
+    out = tmp_path / "cli-student"
+    code = run(
+        [
+            "distill",
+            "--student",
+            str(base),
+            "--data",
+            str(data),
+            "--out",
+            str(out),
+            "--max-steps",
+            "3",
+            "--lr",
+            "1e-3",
+            "--batch-size",
+            "4",
+        ]
+    )
+    assert code == 0 and "3 steps" in capsys.readouterr().out
+
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    cases = [
+        ("", "no training examples"),
+        ('{"item_id": "a", "prompt": "p"}\n', "field 'completion'"),
+        ('{"item_id": "a", "prompt": "p", "completion": "  "}\n', "row 1: field 'completion'"),
+        ("not json\n", "malformed JSON"),
+    ]
+    for content, message in cases:
+        (bad / "train.jsonl").write_text(content)
+        code = run(
+            ["distill", "--student", str(base), "--data", str(bad), "--out", str(tmp_path / "x")]
+        )
+        err = capsys.readouterr().err.strip()
+        assert code == 2 and message in err and "\n" not in err
+    assert (
+        run(
+            [
+                "distill",
+                "--student",
+                str(base),
+                "--data",
+                str(root / "missing"),
+                "--out",
+                str(tmp_path / "x"),
+            ]
+        )
+        == 2
+    )
+    assert "training file not found" in capsys.readouterr().err
+    assert not (tmp_path / "x").exists()
