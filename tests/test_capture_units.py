@@ -9,6 +9,7 @@ from safetensors.torch import load_file
 
 from data.errors import InputError
 from probes.capture.entropy import (
+    additive_bias,
     causal_allowed,
     entropy_chunked,
     entropy_from_probabilities,
@@ -41,7 +42,7 @@ def test_chunked_and_fused_entropy_match_explicit_softmax_with_gqa_and_padding(c
     expected = _explicit(query, key, allowed, 0.3)
     got = entropy_chunked(query, key, allowed, 0.3, chunk=chunk)
     torch.testing.assert_close(got.where(real, 0), expected.where(real, 0), atol=1e-4, rtol=0)
-    fused = entropy_fused(query, key, allowed, 0.3)
+    fused = entropy_fused(query, key, additive_bias(allowed, torch.float32), 0.3)
     torch.testing.assert_close(fused.where(real, 0), expected.where(real, 0), atol=1e-4, rtol=0)
     # No mask at all means plain causal attention.
     torch.testing.assert_close(

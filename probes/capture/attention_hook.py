@@ -17,7 +17,13 @@ from jaxtyping import Bool, Float
 from torch import Tensor
 
 from data.errors import InputError
-from probes.capture.entropy import keys_attended, query_entropy, region_means
+from probes.capture.entropy import (
+    additive_bias,
+    entropy_chunked,
+    entropy_fused,
+    keys_attended,
+    region_means,
+)
 
 IMPLEMENTATION = "mimicry_sdpa"
 _ACTIVE: list[EntropyRecorder] = []
@@ -30,21 +36,32 @@ class EntropyRecorder:
         self.regions = regions
         self.method = method
         self.layers: dict[int, tuple[Tensor, Tensor]] = {}
+        self._bias_cache: tuple | None = None
 
-    def record(
-        self,
-        layer: int,
-        query: Tensor,
-        key: Tensor,
-        mask: Tensor | None,
-        scaling: float | None,
+    def record_attention(
+        self, layer: int, query: Tensor, key: Tensor, mask: Tensor | None, scaling: float
     ) -> None:
-        """Compute this layer's entropy per query and keep only its region means."""
+        """Compute this layer's per-query entropy and keep only its region means."""
         allowed = _allowed_from_mask(mask)
-        scale = query.shape[-1] ** -0.5 if scaling is None else float(scaling)
-        entropy = query_entropy(query, key, allowed, scale, self.method)
-        b, _, t, _ = query.shape
-        n_keys = keys_attended(allowed, b, t, query.device)
+        if self.method == "fused":
+            entropy = entropy_fused(query, key, self._bias(mask, allowed), scaling)
+        else:
+            entropy = entropy_chunked(query, key, allowed, scaling)
+        self.record(layer, entropy, allowed)
+
+    def _bias(self, mask: Tensor | None, allowed: Tensor | None) -> Tensor | None:
+        """Float mask for the flash kernel, cached while layers share the same mask tensor."""
+        if allowed is None:
+            return None
+        key = (mask.data_ptr(), tuple(mask.shape))
+        if self._bias_cache is None or self._bias_cache[0] != key:
+            self._bias_cache = (key, additive_bias(allowed, torch.float32))
+        return self._bias_cache[1]
+
+    def record(self, layer: int, entropy: Tensor, allowed: Tensor | None) -> None:
+        """Keep only the region means of a layer's per-query entropy."""
+        b, _, t = entropy.shape
+        n_keys = keys_attended(allowed, b, t, entropy.device)
         self.layers[layer] = region_means(entropy, n_keys, self.regions)
 
     def stacked(
@@ -69,13 +86,17 @@ def _allowed_from_mask(mask: Tensor | None) -> Tensor | None:
 
 
 def _attention(module, query, key, value, attention_mask, **kwargs):
-    """SDPA, plus entropy for the active recorder (if any)."""
+    """SDPA (the layer's output, exactly as without capture), plus entropy for the active recorder."""
     from transformers.integrations.sdpa_attention import sdpa_attention_forward
 
     if _ACTIVE:
-        if kwargs.get("softcap") is not None:
-            raise InputError("attention logit soft-capping is not supported by entropy capture")
-        _ACTIVE[-1].record(module.layer_idx, query, key, attention_mask, kwargs.get("scaling"))
+        if kwargs.get("softcap") is not None or kwargs.get("s_aux") is not None:
+            raise InputError(
+                "attention sinks and logit soft-capping are not supported by entropy capture"
+            )
+        scaling = kwargs.get("scaling")
+        scale = query.shape[-1] ** -0.5 if scaling is None else float(scaling)
+        _ACTIVE[-1].record_attention(module.layer_idx, query, key, attention_mask, scale)
     return sdpa_attention_forward(module, query, key, value, attention_mask, **kwargs)
 
 

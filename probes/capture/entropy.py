@@ -7,7 +7,8 @@ against the model's own eager `output_attentions`:
 - `chunked`: exact softmax over keys for a block of queries at a time (any device); peak memory
   batch x heads x chunk x tokens, with the chunk chosen so that stays under a fixed budget.
 - `fused`: CPU flash attention that returns the logsumexp, run with V = K so its output is
-  sum_j p_j k_j and sum_j p_j s_j = scale * q . output; memory batch x heads x tokens x head_dim.
+  sum_j p_j k_j and sum_j p_j s_j = scale * q . output; memory batch x heads x tokens x head_dim
+  (plus one float copy of the mask SDPA already holds, built once per batch).
 - `eager`: from the probabilities eager attention returns (the reference; O(tokens^2)).
 """
 
@@ -96,23 +97,28 @@ def fused_available(device: torch.device | str) -> bool:
     )
 
 
+def additive_bias(allowed: Bool[Tensor, "batch 1 seq seq"], dtype: torch.dtype) -> Tensor:
+    """The float mask the CPU flash kernel takes (0 where allowed, the dtype's minimum elsewhere)."""
+    bias = torch.zeros(allowed.shape, dtype=dtype, device=allowed.device)
+    return bias.masked_fill_(~allowed, torch.finfo(dtype).min)
+
+
 def entropy_fused(
     query: Float[Tensor, "batch head seq dim"],
     key: Float[Tensor, "batch kv_head seq dim"],
-    allowed: Bool[Tensor, "batch 1 seq seq"] | None,
+    bias: Float[Tensor, "batch 1 seq seq"] | None,
     scaling: float,
 ) -> Float[Tensor, "batch head seq"]:
-    """Entropy from one flash-attention call with V = K: H = lse - scale * q . (sum_j p_j k_j)."""
+    """Entropy from one flash-attention call with V = K: H = lse - scale * q . (sum_j p_j k_j).
+
+    `bias` is `additive_bias(allowed)` (None: plain causal); build it once per batch.
+    """
     q = query.float()
     k = key.float()
     if k.shape[1] != q.shape[1]:
         k = k.repeat_interleave(q.shape[1] // k.shape[1], dim=1)
-    bias = None
-    if allowed is not None:
-        bias = torch.zeros(allowed.shape, dtype=q.dtype, device=q.device)
-        bias.masked_fill_(~allowed, torch.finfo(q.dtype).min)
     out, lse = torch.ops.aten._scaled_dot_product_flash_attention_for_cpu(
-        q, k, k, 0.0, allowed is None, attn_mask=bias, scale=scaling
+        q, k, k, 0.0, bias is None, attn_mask=bias, scale=scaling
     )
     return lse - scaling * (q * out).sum(-1)
 
@@ -142,16 +148,3 @@ def region_means(
     norm_weights = weights * several[:, None, :]
     norm = torch.einsum("bht,brt->bhr", normalised, norm_weights) / norm_weights.sum(-1)[:, None, :]
     return mean, norm
-
-
-def query_entropy(
-    query: Tensor,
-    key: Tensor,
-    allowed: Tensor | None,
-    scaling: float,
-    method: str,
-) -> Tensor:
-    """Dispatch to the chunked or fused computation."""
-    if method == "fused":
-        return entropy_fused(query, key, allowed, scaling)
-    return entropy_chunked(query, key, allowed, scaling)
