@@ -178,6 +178,38 @@ def _rate_ci(counts, tokens, rng, n_boot: int) -> tuple[float, float, float]:
     return rate, float(np.quantile(boot, 0.025)), float(np.quantile(boot, 0.975))
 
 
+def _spearman(x, y) -> tuple[float, float]:
+    """Spearman rho and p; NaN when either side is constant (no ranking to correlate)."""
+    import numpy as np
+    from scipy import stats
+
+    if len(x) < 3 or np.ptp(x) == 0 or np.ptp(y) == 0:
+        return float("nan"), float("nan")
+    rho, p_value = stats.spearmanr(x, y)
+    return float(rho), float(p_value)
+
+
+def _trend(x, y, rng, n_boot: int) -> dict:
+    """Spearman trend of per-trace rates over difficulty bins, bootstrap CI over traces."""
+    import numpy as np
+
+    rho, p_value = _spearman(x, y)
+    boot = []
+    if np.isfinite(rho):
+        for draw in rng.integers(0, len(x), size=(min(n_boot, 500), len(x))):
+            value = _spearman(x[draw], y[draw])[0]
+            if np.isfinite(value):
+                boot.append(value)
+    low, high = np.quantile(boot, [0.025, 0.975]) if boot else (np.nan, np.nan)
+    return {
+        "n": len(x),
+        "spearman_rho": rho,
+        "ci_low": float(low),
+        "ci_high": float(high),
+        "p_value": p_value,
+    }
+
+
 def lexicon_report(
     trace_paths,
     items_path,
@@ -197,7 +229,6 @@ def lexicon_report(
     """
     import numpy as np
     import pandas as pd
-    from scipy import stats
 
     from data.fileio import atomic_dir
     from data.items import read_items
@@ -272,32 +303,10 @@ def lexicon_report(
             )
     trend = []
     for model, group in table.groupby("model", sort=True):
+        x = group["bin_index"].to_numpy(dtype=float)
         for category in CATEGORIES:
-            per_trace = 1000.0 * group[category] / group["tokens"]
-            rho, p_value = (
-                stats.spearmanr(group["bin_index"], per_trace)
-                if len(group) >= 3
-                else (np.nan, np.nan)
-            )
-            draws = rng.integers(0, len(group), size=(n_boot, len(group)))
-            x, y = group["bin_index"].to_numpy(), per_trace.to_numpy()
-            boot = (
-                [stats.spearmanr(x[d], y[d])[0] for d in draws[: min(n_boot, 500)]]
-                if len(group) >= 3
-                else []
-            )
-            boot = [b for b in boot if np.isfinite(b)]
-            trend.append(
-                {
-                    "model": model,
-                    "category": category,
-                    "n": len(group),
-                    "spearman_rho": rho,
-                    "ci_low": float(np.quantile(boot, 0.025)) if boot else np.nan,
-                    "ci_high": float(np.quantile(boot, 0.975)) if boot else np.nan,
-                    "p_value": p_value,
-                }
-            )
+            y = (1000.0 * group[category] / group["tokens"]).to_numpy()
+            trend.append({"model": model, "category": category, **_trend(x, y, rng, n_boot)})
     result = pd.DataFrame(rows)
     with atomic_dir(summary.out_dir) as tmp:
         result.to_csv(tmp / "lexicon.csv", index=False)
