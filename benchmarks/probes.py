@@ -1,0 +1,117 @@
+"""Benchmark: fast nested-CV ridge vs a plain scikit-learn GridSearchCV(Ridge) loop, same folds.
+
+Default problem (issue 5): 29 layers x 2,000 items x 1,536 dims, 5 outer grouped folds with 5
+inner grouped folds, 10 alphas. The scikit-learn loop is timed on `--sklearn-layers` layers and
+extrapolated to all layers (it is linear in layers); both are run in the same process on the same
+data (float64, one BLAS thread each), and the scores and out-of-fold predictions are compared on the layers both fitted.
+
+    .venv/bin/python benchmarks/probes.py [--layers 29 --items 2000 --dims 1536 --sklearn-layers 2]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+# This file is named like the `probes` package; keep its folder off the import path.
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
+
+import numpy as np  # noqa: E402
+from sklearn.linear_model import Ridge  # noqa: E402
+from sklearn.model_selection import GridSearchCV, GroupKFold  # noqa: E402
+from sklearn.pipeline import make_pipeline  # noqa: E402
+from sklearn.preprocessing import StandardScaler  # noqa: E402
+
+from probes.probing.cv import nested_splits  # noqa: E402
+from probes.probing.metrics import r2  # noqa: E402
+from probes.probing.ridge import ridge_nested_cv  # noqa: E402
+
+
+def layer_data(layer: int, n: int, d: int, y: np.ndarray) -> np.ndarray:
+    """Random activations with a layer-dependent linear signal (so alpha choice matters)."""
+    rng = np.random.default_rng(1000 + layer)
+    x = rng.normal(size=(n, d))
+    x[:, :8] += (0.05 * layer) * y[:, None]
+    return x
+
+
+def sklearn_loop(x, y, groups, splits, alphas, seed):
+    oof = np.zeros(len(y))
+    for train, test, _ in splits:
+        search = GridSearchCV(
+            make_pipeline(StandardScaler(), Ridge()),
+            {"ridge__alpha": alphas},
+            cv=GroupKFold(5, shuffle=True, random_state=seed),
+        )
+        search.fit(x[train], y[train], groups=groups[train])
+        oof[test] = search.predict(x[test])
+    return oof
+
+
+def main() -> None:
+    from threadpoolctl import threadpool_limits
+
+    # One BLAS thread for both sides: the machine is shared, and oversubscribed threads make
+    # timings meaningless. The comparison is like for like.
+    with threadpool_limits(1):
+        _main()
+
+
+def _main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--layers", type=int, default=29)
+    parser.add_argument("--items", type=int, default=2000)
+    parser.add_argument("--dims", type=int, default=1536)
+    parser.add_argument("--groups", type=int, default=200)
+    parser.add_argument("--sklearn-layers", type=int, default=2)
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args()
+    rng = np.random.default_rng(args.seed)
+    y = rng.normal(size=args.items)
+    groups = rng.integers(0, args.groups, size=args.items)
+    alphas = np.logspace(-1, 5, 10)
+    splits = nested_splits(groups, 5, args.seed)
+    print(
+        f"problem: {args.layers} layers x {args.items} items x {args.dims} dims, "
+        f"5 outer x 5 inner grouped folds, {len(alphas)} alphas"
+    )
+
+    fast_scores, fast_oof = [], []
+    start = time.perf_counter()
+    for layer in range(args.layers):
+        result = ridge_nested_cv(layer_data(layer, args.items, args.dims, y), y, splits, alphas)
+        fast_oof.append(result.oof)
+        fast_scores.append(float(r2(y, result.oof)))
+    fast_time = time.perf_counter() - start
+    print(
+        f"mimicry fast ridge, all {args.layers} layers: {fast_time:.1f} s "
+        f"({fast_time / args.layers:.2f} s/layer)"
+    )
+
+    k = min(args.sklearn_layers, args.layers)
+    chosen = np.linspace(0, args.layers - 1, k).round().astype(int)
+    start = time.perf_counter()
+    sk_oof = {
+        int(layer): sklearn_loop(
+            layer_data(int(layer), args.items, args.dims, y), y, groups, splits, alphas, args.seed
+        )
+        for layer in chosen
+    }
+    sk_time = time.perf_counter() - start
+    per_layer = sk_time / k
+    print(
+        f"sklearn GridSearchCV(Ridge) loop on layers {chosen.tolist()}: {sk_time:.1f} s "
+        f"({per_layer:.2f} s/layer) -> extrapolated to {args.layers} layers: "
+        f"{per_layer * args.layers:.1f} s"
+    )
+    diff_pred = max(np.abs(sk_oof[layer] - fast_oof[layer]).max() for layer in sk_oof)
+    diff_score = max(abs(float(r2(y, sk_oof[layer])) - fast_scores[layer]) for layer in sk_oof)
+    print(f"max abs diff: out-of-fold predictions {diff_pred:.2e}, held-out R^2 {diff_score:.2e}")
+    print(f"speed-up (per layer, same run): {per_layer / (fast_time / args.layers):.1f}x")
+    print("held-out R^2 by layer:", " ".join(f"{s:.3f}" for s in fast_scores))
+
+
+if __name__ == "__main__":
+    main()
