@@ -54,6 +54,7 @@ class GenerationOptions:
     open_tag: str = "<think>"
     close_tag: str = "</think>"
     prompt_style: str = "auto"
+    open_think: bool = False
 
     def validate(self) -> None:
         """Reject impossible settings before loading anything."""
@@ -104,6 +105,7 @@ def generate(
     open_tag: str = "<think>",
     close_tag: str = "</think>",
     prompt_style: str = "auto",
+    open_think: bool = False,
     device: str | None = None,
     dtype: str | None = None,
     trust_remote_code: bool = False,
@@ -128,6 +130,7 @@ def generate(
         open_tag=open_tag,
         close_tag=close_tag,
         prompt_style=prompt_style,
+        open_think=open_think,
     )
     options.validate()
     out = Path(out_path)
@@ -163,6 +166,8 @@ def generate(
             dtype=dtype,
             trust_remote_code=trust_remote_code,
             prompt_style=options.prompt_style,
+            open_think=options.open_think,
+            open_tag=options.open_tag,
         )
         for index in range(done, len(batches)):
             batch = batches[index]

@@ -40,6 +40,8 @@ class SFTOptions:
     max_length: int = 1024
     save_steps: int = 50
     prompt_style: str = "auto"
+    open_think: bool = False
+    open_tag: str = "<think>"
 
     @property
     def learning_rate(self) -> float:
@@ -113,9 +115,22 @@ def _model_fingerprint(path) -> dict:
     }
 
 
-def to_dataset_rows(rows: list[dict], style: str) -> list[dict]:
-    """prompt/completion rows in trl's plain or conversational form (see backends.prompting)."""
+def to_dataset_rows(
+    rows: list[dict], style: str, *, open_think: bool = False, open_tag: str = "<think>"
+) -> list[dict]:
+    """prompt/completion rows in trl's plain or conversational form (see backends.prompting);
+    with `open_think` the open tag moves from the completion to the end of a plain prompt, as in
+    generation."""
     from distill.backends.prompting import PLAIN_SEPARATOR
+
+    if open_think and style == "plain":
+        return [
+            {
+                "prompt": f"{r['prompt']}{PLAIN_SEPARATOR}{open_tag}",
+                "completion": PLAIN_SEPARATOR + r["completion"].removeprefix(open_tag).lstrip(),
+            }
+            for r in rows
+        ]
 
     if style == "chat":
         return [
@@ -145,6 +160,8 @@ def train_student(
     max_length: int = 1024,
     save_steps: int = 50,
     prompt_style: str = "auto",
+    open_think: bool = False,
+    open_tag: str = "<think>",
     trust_remote_code: bool = False,
     callbacks: Sequence = (),
     show_progress: bool = False,
@@ -163,6 +180,7 @@ def train_student(
         max_length: longer sequences are truncated (start kept).
         save_steps: checkpoint interval for resume.
         prompt_style: 'auto' | 'chat' | 'plain', as in generation.
+        open_think, open_tag: end plain prompts with the open tag, as in generation.
         callbacks: extra transformers TrainerCallbacks.
     """
     import torch
@@ -187,6 +205,8 @@ def train_student(
         max_length=max_length,
         save_steps=save_steps,
         prompt_style=prompt_style,
+        open_think=open_think,
+        open_tag=open_tag,
     )
     options.validate()
     train_file = _train_file(data)
@@ -248,7 +268,9 @@ def train_student(
     trainer = SFTTrainer(
         model=model,
         args=config,
-        train_dataset=Dataset.from_list(to_dataset_rows(rows, style)),
+        train_dataset=Dataset.from_list(
+            to_dataset_rows(rows, style, open_think=options.open_think, open_tag=options.open_tag)
+        ),
         processing_class=tokenizer,
         peft_config=peft_config,
         callbacks=list(callbacks),

@@ -15,7 +15,7 @@ from data.errors import InputError
 from data.traces import read_traces
 from distill.backends.prompting import render_prompt, resolve_style
 from distill.generate import generate
-from distill.sft import train_student
+from distill.sft import to_dataset_rows, train_student
 from distill.word_tokenizer import build_word_tokenizer
 from experiments.cli import run
 from probes.loading import load_tokenizer
@@ -181,6 +181,14 @@ def test_prompt_style_uses_the_chat_template_only_when_there_is_one():
     plain = build_word_tokenizer(["hello there"])
     assert resolve_style(plain, "auto") == "plain"
     assert render_prompt(plain, "hello there", "plain") == "hello there"
+    assert render_prompt(plain, "hello there", "plain", open_think=True) == "hello there <think>"
+    rows = [{"item_id": "a", "prompt": "q ?", "completion": "<think> s . </think> yes"}]
+    assert to_dataset_rows(rows, "plain") == [
+        {"prompt": "q ?", "completion": " <think> s . </think> yes"}
+    ]
+    assert to_dataset_rows(rows, "plain", open_think=True) == [
+        {"prompt": "q ? <think>", "completion": " s . </think> yes"}
+    ]
     with pytest.raises(InputError, match="chat template"):
         resolve_style(plain, "chat")
     template = "{% for m in messages %}<u> {{ m['content'] }} {% endfor %}<a>"

@@ -37,7 +37,10 @@ class HFBackend:
         dtype: str | None = None,
         trust_remote_code: bool = False,
         prompt_style: str = "auto",
+        open_think: bool = False,
+        open_tag: str = "<think>",
     ) -> None:
+        self.open_think, self.open_tag = open_think, open_tag
         self.device = pick_device(device)
         self.tokenizer = load_tokenizer(model_path, trust_remote_code=trust_remote_code)
         self.model = load_causal_lm(
@@ -53,7 +56,12 @@ class HFBackend:
     ) -> list[Generation]:
         """Generate one continuation per prompt (same batch, left padded)."""
         tokenizer = self.tokenizer
-        texts = [render_prompt(tokenizer, p, self.style) for p in prompts]
+        texts = [
+            render_prompt(
+                tokenizer, p, self.style, open_think=self.open_think, open_tag=self.open_tag
+            )
+            for p in prompts
+        ]
         batch = tokenizer(
             texts,
             return_tensors="pt",

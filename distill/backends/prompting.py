@@ -38,13 +38,19 @@ def resolve_style(tokenizer, style: str = "auto") -> str:
     return style
 
 
-def render_prompt(tokenizer, prompt: str, style: str) -> str:
-    """The text fed to the model for one item prompt under a resolved style."""
+def render_prompt(
+    tokenizer, prompt: str, style: str, *, open_think: bool = False, open_tag: str = "<think>"
+) -> str:
+    """The text fed to the model for one item prompt under a resolved style.
+
+    `open_think` appends the open tag to a plain prompt, for base models asked to reason inside
+    think tags (registry conventions with `prompt_opens_think` and no chat template).
+    """
     if style == "chat":
         return tokenizer.apply_chat_template(
             [{"role": "user", "content": prompt}], add_generation_prompt=True, tokenize=False
         )
-    return prompt
+    return f"{prompt}{PLAIN_SEPARATOR}{open_tag}" if open_think else prompt
 
 
 def adds_special_tokens(style: str) -> bool:

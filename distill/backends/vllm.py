@@ -19,7 +19,10 @@ class VLLMBackend:
         dtype: str | None = None,
         trust_remote_code: bool = False,
         prompt_style: str = "auto",
+        open_think: bool = False,
+        open_tag: str = "<think>",
     ) -> None:
+        self.open_think, self.open_tag = open_think, open_tag
         try:
             import vllm
         except ImportError as error:
@@ -43,7 +46,12 @@ class VLLMBackend:
         params = self._vllm.SamplingParams(
             temperature=float(temperature), max_tokens=max_new_tokens, seed=seed
         )
-        texts = [render_prompt(self.tokenizer, p, self.style) for p in prompts]
+        texts = [
+            render_prompt(
+                self.tokenizer, p, self.style, open_think=self.open_think, open_tag=self.open_tag
+            )
+            for p in prompts
+        ]
         outputs = self.llm.generate(texts, params, use_tqdm=False)
         generations = []
         for output in outputs:

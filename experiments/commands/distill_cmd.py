@@ -40,6 +40,10 @@ def generate(
             "--prompt-style", help="auto (chat template if the tokenizer has one), chat or plain."
         ),
     ] = "auto",
+    open_think: Annotated[
+        bool,
+        typer.Option("--open-think", help="End plain prompts with the open tag (base models)."),
+    ] = False,
     device: Annotated[str, typer.Option("--device", help="auto, cpu, cuda, cuda:1 ...")] = "auto",
     dtype: Annotated[
         str, typer.Option("--dtype", help="auto (bf16 on GPU, fp32 on CPU), float32, bfloat16.")
@@ -70,6 +74,7 @@ def generate(
             open_tag=open_tag,
             close_tag=close_tag,
             prompt_style=prompt_style,
+            open_think=open_think,
             device=device,
             dtype=dtype,
             trust_remote_code=trust_remote_code,
@@ -169,6 +174,10 @@ def distill(
     prompt_style: Annotated[
         str, typer.Option("--prompt-style", help="auto, chat or plain (as in generate).")
     ] = "auto",
+    open_think: Annotated[
+        bool,
+        typer.Option("--open-think", help="End plain prompts with the open tag (as in generate)."),
+    ] = False,
     trust_remote_code: Annotated[
         bool, typer.Option("--trust-remote-code", help="Allow custom model code.")
     ] = False,
@@ -192,6 +201,7 @@ def distill(
         max_length=max_length,
         save_steps=save_steps,
         prompt_style=prompt_style,
+        open_think=open_think,
         trust_remote_code=trust_remote_code,
         show_progress=True,
     )
