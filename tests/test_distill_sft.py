@@ -169,3 +169,39 @@ def test_cli_distill_and_bad_training_data(sft_set, tmp_path, capsys):
     )
     assert "training file not found" in capsys.readouterr().err
     assert not (tmp_path / "x").exists()
+
+
+def test_chat_template_student_round_trip(tmp_path):
+    """A tiny model with QwQ's chat template: SFT in conversational form, then generation through
+    the template stops at the turn marker and parses."""
+    import pandas as pd
+
+    from distill.generate import generate
+    from tests.tiny_models import make_tiny_like
+
+    rows = [
+        {
+            "item_id": f"i{k}",
+            "prompt": f"chain {w} ?",
+            "completion": f"<think> step {w} . </think> done",
+        }
+        for k, w in enumerate(WORDS[:3])
+    ]
+    (tmp_path / "train.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    base = make_tiny_like(
+        tmp_path / "base", "qwq-32b", texts=[f"{r['prompt']} {r['completion']}" for r in rows]
+    )
+    train_student(base, tmp_path, tmp_path / "student", max_steps=40, lr=1e-2, batch_size=3)
+    items = pd.DataFrame(
+        [
+            {"item_id": r["item_id"], "task": "t", "prompt": r["prompt"], "answer": "done"}
+            for r in rows
+        ]
+    )
+    items.to_csv(tmp_path / "items.csv", index=False)
+    summary = generate(
+        tmp_path / "student", tmp_path / "items.csv", tmp_path / "traces.jsonl", max_new_tokens=20
+    )
+    traces = [json.loads(line) for line in (tmp_path / "traces.jsonl").read_text().splitlines()]
+    assert summary.n_parsed == 3 and all(t["finished"] and t["answer"] == "done" for t in traces)
+    assert all(t["reasoning"].startswith("step ") for t in traces)

@@ -9,6 +9,26 @@ from distill.backends import Generation
 from distill.backends.prompting import adds_special_tokens, render_prompt, resolve_style
 from probes.loading import load_causal_lm, load_tokenizer
 
+# End-of-turn markers of common chat templates: generation stops at them as at eos.
+END_OF_TURN = (
+    "<|im_end|>",
+    "<|eot_id|>",
+    "<|end|>",
+    "<end_of_turn>",
+    "<\uff5cend\u2581of\u2581sentence\uff5c>",
+)
+
+
+def stop_token_ids(tokenizer, model) -> list[int]:
+    """eos of the tokenizer and of the model's generation config, plus any end-of-turn marker the
+    vocabulary has (a chat student ends its turn with the template's marker, not always eos)."""
+    ids = [tokenizer.eos_token_id]
+    configured = getattr(getattr(model, "generation_config", None), "eos_token_id", None)
+    ids += configured if isinstance(configured, list) else [configured]
+    vocab = tokenizer.get_vocab()
+    ids += [vocab[marker] for marker in END_OF_TURN if marker in vocab]
+    return list(dict.fromkeys(i for i in ids if i is not None))
+
 
 def pick_device(device: str | None) -> str:
     """'auto'/None -> cuda when available, else cpu."""
@@ -50,6 +70,7 @@ class HFBackend:
             trust_remote_code=trust_remote_code,
         )
         self.style = resolve_style(self.tokenizer, prompt_style)
+        self.stop_ids = stop_token_ids(self.tokenizer, self.model)
 
     def generate(
         self, prompts: list[str], *, temperature: float, max_new_tokens: int, seed: int
@@ -78,7 +99,7 @@ class HFBackend:
                 **batch,
                 max_new_tokens=max_new_tokens,
                 pad_token_id=tokenizer.pad_token_id,
-                eos_token_id=tokenizer.eos_token_id,
+                eos_token_id=self.stop_ids,
                 **kwargs,
             )
         new_tokens = output[:, batch["input_ids"].shape[1] :].cpu()
@@ -86,15 +107,17 @@ class HFBackend:
 
     def _to_generation(self, row: torch.Tensor) -> Generation:
         ids = row.tolist()
-        eos = self.tokenizer.eos_token_id
-        finished = eos in ids
+        stops = [i for i, token in enumerate(ids) if token in self.stop_ids]
+        finished = bool(stops)
         if finished:
-            ids = ids[: ids.index(eos) + 1]
+            ids = ids[: stops[0] + 1]
         else:
             pad = self.tokenizer.pad_token_id
-            while ids and ids[-1] == pad and pad != eos:
+            while ids and ids[-1] == pad and pad not in self.stop_ids:
                 ids.pop()
-        text = self.tokenizer.decode(ids, skip_special_tokens=True)
+        text = self.tokenizer.decode(
+            [i for i in ids if i not in self.stop_ids], skip_special_tokens=True
+        )
         return Generation(text=text, n_tokens=len(ids), finished=finished)
 
     def count_tokens(self, text: str) -> int:
