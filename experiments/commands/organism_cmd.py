@@ -1,9 +1,105 @@
-"""CLI commands of this group (filled in by the issue that owns it)."""
+"""`mimicry organism train|eval`: regenerate the built-in model organism and measure it."""
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Annotated
+
 import typer
+
+organism_app = typer.Typer(
+    help="Train or evaluate the built-in model organism (teacher + base).", no_args_is_help=True
+)
+
+
+@organism_app.command("train")
+def train(
+    out: Annotated[
+        Path, typer.Option("--out", help="Output folder; gets teacher/, base/, TRAINING.md.")
+    ],
+    seed: Annotated[
+        int, typer.Option("--seed", help="Random seed for data, init and training.")
+    ] = 0,
+    quick: Annotated[
+        bool,
+        typer.Option("--quick", help="Tiny models and a handful of steps (seconds; for tests)."),
+    ] = False,
+) -> None:
+    """Train teacher (SFT on scratchpads, then GRPO with a length cost) and base from scratch."""
+    from rich.console import Console
+
+    from distill.organism.recipe import FULL, QUICK
+    from distill.organism.train import train_organism
+
+    console = Console(stderr=True)
+    command = f"mimicry organism train --out {out} --seed {seed}" + (" --quick" if quick else "")
+    with console.status("training the organism") as status:
+
+        def progress(message: str) -> None:
+            console.log(message)
+            status.update(message)
+
+        metrics = train_organism(
+            out, seed=seed, recipe=QUICK if quick else FULL, command=command, progress=progress
+        )
+    for split in ("teacher_heldout", "teacher_human", "base_heldout", "base_human"):
+        overall = next(row for row in metrics[split] if row["task"] == "all")
+        r = overall.get("r_feat_steps_r")
+        r_text = "n/a" if r is None else f"{r:.3f}"
+        typer.echo(
+            f"{split:16s} n={overall['n']:4d} accuracy={overall['accuracy']:.3f} "
+            f"r(length, steps)={r_text}"
+        )
+    typer.echo(f"wrote {out} in {metrics['timings_s']['total']:.0f} s")
+
+
+@organism_app.command("eval")
+def evaluate(
+    model_dir: Annotated[
+        Path, typer.Argument(help="An organism folder (e.g. .../weights/teacher).")
+    ],
+    n: Annotated[int, typer.Option("--n", help="Held-out generated items per family.")] = 50,
+    seed: Annotated[int, typer.Option("--seed", help="Seed of the held-out items.")] = 12345,
+    out: Annotated[
+        Path | None, typer.Option("--out", help="Write per-task summary CSV here.")
+    ] = None,
+) -> None:
+    """Accuracy and r(reasoning length, required work) on fresh generated and human items."""
+    import pandas as pd
+
+    from data.errors import InputError
+    from data.generators import families, generate_items
+    from distill.organism.evaluate import evaluate_model
+    from distill.organism.train import human_items
+
+    if not (model_dir / "config.json").is_file():
+        raise InputError("not a model folder (no config.json)", file=str(model_dir))
+    heldout = pd.concat([generate_items(f, n, seed) for f in families()], ignore_index=True)
+    items = pd.concat([heldout, human_items(tuple(families()))], ignore_index=True)
+    _, summary = evaluate_model(model_dir, items)
+    columns = [
+        c
+        for c in (
+            "task",
+            "n",
+            "accuracy",
+            "mean_reasoning_tokens",
+            "r_feat_steps_r",
+            "r_feat_steps_ci_low",
+            "r_feat_steps_ci_high",
+            "r_human_rt_ms_r",
+            "r_human_acc_r",
+        )
+        if c in summary.columns
+    ]
+    typer.echo(summary[columns].to_string(index=False, float_format=lambda v: f"{v:.3f}"))
+    if out is not None:
+        from data.fileio import atomic_file
+
+        with atomic_file(out) as tmp:
+            summary.to_csv(tmp, index=False)
 
 
 def register(app: typer.Typer) -> None:
-    """Attach this group's commands to the main app."""
+    """Attach `mimicry organism ...` to the main app."""
+    app.add_typer(organism_app, name="organism")
