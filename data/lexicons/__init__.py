@@ -1,0 +1,1 @@
+"""Shipped lexicons (plain text); a package so that they install as package data."""
