@@ -21,13 +21,13 @@ from distill.word_tokenizer import THINK_CLOSE, THINK_OPEN
 class RLSettings:
     """GRPO settings; `cost_per_token` is subtracted from the reward per reasoning token."""
 
-    max_steps: int = 150
-    learning_rate: float = 2e-4
+    max_steps: int = 60
+    learning_rate: float = 5e-5
     batch_size: int = 16
     num_generations: int = 4
-    max_completion_length: int = 80
+    max_completion_length: int = 128
     temperature: float = 1.0
-    cost_per_token: float = 0.01
+    cost_per_token: float = 0.005
     beta: float = 0.0
 
 

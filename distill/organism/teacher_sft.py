@@ -21,6 +21,7 @@ class SFTSettings:
     warmup_ratio: float = 0.05
     weight_decay: float = 0.0
     max_length: int = 256
+    logging_steps: int = 10
 
 
 def supervised_finetune(
@@ -56,7 +57,7 @@ def supervised_finetune(
         warmup_steps=settings.warmup_ratio,
         weight_decay=settings.weight_decay,
         max_length=settings.max_length,
-        logging_steps=10,
+        logging_steps=settings.logging_steps,
         save_strategy="no",
         seed=seed,
         data_seed=seed,

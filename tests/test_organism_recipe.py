@@ -1,0 +1,116 @@
+"""The organism recipe end to end on a tiny config: real SFT and GRPO steps, saved HF folders, CLI."""
+
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+import pytest
+import torch
+from safetensors.torch import load_file
+from transformers import AutoModelForCausalLM
+
+from data.generators import generate_items
+from distill.organism.architecture import QUICK_SIZE, new_model
+from distill.organism.teacher_rl import RLSettings, reinforce_with_length_cost
+from distill.organism.teacher_sft import SFTSettings, supervised_finetune
+from distill.organism.train import scratchpad_examples
+from distill.organism.vocab import build_organism_tokenizer
+from experiments.cli import run
+from probes.loading import load_tokenizer
+
+
+@pytest.fixture(scope="module")
+def examples():
+    return scratchpad_examples(generate_items("relational", 16, 7, n_premises=2))
+
+
+@pytest.fixture(scope="module")
+def tokenizer(examples):
+    return build_organism_tokenizer([e["prompt"] + e["completion"] for e in examples])
+
+
+def _sft_state(tokenizer, examples, tmp_path, seed):
+    torch.set_num_threads(1)
+    model = new_model(tokenizer, QUICK_SIZE, seed)
+    log = supervised_finetune(
+        model,
+        tokenizer,
+        examples,
+        SFTSettings(epochs=4, batch_size=8, logging_steps=1),
+        seed=seed,
+        work_dir=tmp_path,
+    )
+    return model, log
+
+
+def test_sft_lowers_the_loss_and_is_reproducible(tokenizer, examples, tmp_path):
+    model_a, log = _sft_state(tokenizer, examples, tmp_path / "a", seed=3)
+    model_b, _ = _sft_state(tokenizer, examples, tmp_path / "b", seed=3)
+    losses = [row["loss"] for row in log if "loss" in row]
+    assert len(losses) == 8 and losses[-1] < losses[0]
+    state_a, state_b = model_a.state_dict(), model_b.state_dict()
+    assert all(torch.equal(state_a[k], state_b[k]) for k in state_a)
+    untrained = new_model(tokenizer, QUICK_SIZE, 3).state_dict()
+    assert any(not torch.equal(untrained[k], state_a[k]) for k in state_a)
+
+
+def test_grpo_steps_update_the_model_and_log_the_length_cost_reward(tokenizer, examples, tmp_path):
+    torch.set_num_threads(1)
+    model = new_model(tokenizer, QUICK_SIZE, 0)
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    settings = RLSettings(
+        max_steps=2, batch_size=4, num_generations=2, max_completion_length=12, learning_rate=1e-2
+    )
+    log = reinforce_with_length_cost(
+        model, tokenizer, examples, settings, seed=0, work_dir=tmp_path
+    )
+    rewards = [row["reward"] for row in log if "reward" in row]
+    assert rewards, log
+    # An untrained model never answers correctly: its reward is minus the cost of its reasoning.
+    assert all(r <= 0 for r in rewards)
+    assert model.training is False
+    after = model.state_dict()
+    assert any(not torch.equal(before[k], after[k]) for k in before)
+
+
+def test_grpo_rejects_a_batch_not_divisible_by_the_group(tokenizer, examples, tmp_path):
+    model = new_model(tokenizer, QUICK_SIZE, 0)
+    with pytest.raises(ValueError, match="divisible"):
+        reinforce_with_length_cost(
+            model,
+            tokenizer,
+            examples,
+            RLSettings(batch_size=6, num_generations=4),
+            seed=0,
+            work_dir=tmp_path,
+        )
+
+
+def test_quick_train_writes_loadable_teacher_and_base(tmp_path, capsys):
+    torch.set_num_threads(1)
+    out = tmp_path / "organism"
+    assert run(["organism", "train", "--out", str(out), "--quick", "--seed", "1"]) == 0
+    printed = capsys.readouterr().out
+    assert "teacher_heldout" in printed and "base_human" in printed
+    for name in ("teacher", "base"):
+        folder = out / name
+        model = AutoModelForCausalLM.from_pretrained(folder, use_safetensors=True)
+        tokenizer = load_tokenizer(folder)
+        assert model.config.model_type == "qwen2"
+        assert len(tokenizer) == model.config.vocab_size
+        assert set(load_file(folder / "model.safetensors"))
+        assert (folder / "training_log.csv").is_file()
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["seed"] == 1
+    assert {row["task"] for row in metrics["teacher_heldout"]} >= {"all", "gen_relational"}
+    summary = pd.read_csv(out / "eval" / "teacher_human.csv")
+    assert set(summary["task"]) >= {"relational_3ps", "cardinal_directions", "all"}
+    card = (out / "TRAINING.md").read_text()
+    assert "mimicry organism train --out" in card and "--quick" in card
+
+
+def test_eval_rejects_a_folder_without_a_model(tmp_path, capsys):
+    assert run(["organism", "eval", str(tmp_path / "missing")]) == 2
+    error = capsys.readouterr().err.strip()
+    assert error.startswith("error:") and "missing" in error and "\n" not in error
