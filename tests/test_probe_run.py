@@ -95,9 +95,9 @@ def make_run(
 FAST = ProbeConfig(
     folds=5,
     seed=0,
-    n_boot=200,
+    n_boot=100,
     n_perm=30,
-    n_perm_logistic=5,
+    n_perm_logistic=2,
     alphas=(0.1, 1.0, 10.0, 100.0, 1000.0),
     cs=(1.0,),
 )
