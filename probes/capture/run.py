@@ -111,14 +111,14 @@ def _read_items(items_path: Path):
     return read_items(items_path)
 
 
-def _write_items_copy(items_df, items_path: Path, run: Path) -> None:
-    """Keep the item table in RUN so later stages need only RUN; never silently replace another."""
-    from data.items import read_items, write_items
+def _items_copy_needed(items_df, items_path: Path, run: Path) -> bool:
+    """Whether RUN/items.csv must be written; an existing, different table is an error."""
+    from data.items import read_items
 
     target = run / "items.csv"
-    if target.exists():
-        if target.resolve() == items_path.resolve():
-            return
+    if not target.exists():
+        return True
+    if target.resolve() != items_path.resolve():
         existing = read_items(target)
         if existing["item_id"].tolist() != items_df["item_id"].tolist() or (
             existing["prompt"].tolist() != items_df["prompt"].tolist()
@@ -128,8 +128,14 @@ def _write_items_copy(items_df, items_path: Path, run: Path) -> None:
                 file=target,
                 field="item_id",
             )
-        return
-    write_items(items_df, target)
+    return False
+
+
+def _write_items_copy(items_df, run: Path) -> None:
+    """Keep the item table in RUN so later stages need only RUN."""
+    from data.items import write_items
+
+    write_items(items_df, run / "items.csv")
 
 
 def capture(
@@ -266,8 +272,10 @@ def capture(
     )
     activations_dir = run / "activations" / name
     entropy_path = run / "entropy" / f"{name}.csv" if method else None
-    _write_items_copy(items_df, items_path, run)
+    copy_items = _items_copy_needed(items_df, items_path, run)
     if is_fresh(activations_dir, inputs_hash) and (entropy_path is None or entropy_path.is_file()):
+        if copy_items:
+            _write_items_copy(items_df, run)
         return CaptureResult(activations_dir, entropy_path, len(encoded), True, exclusions)
 
     hf_model = load_causal_lm(
@@ -342,6 +350,8 @@ def capture(
         exclusions.write_csv(tmp / "exclusions.csv")
         write_stamp(tmp, inputs_hash, stage=STAGE)
     store.remove()
+    if copy_items:
+        _write_items_copy(items_df, run)
     return CaptureResult(activations_dir, entropy_path, len(item_ids), False, exclusions)
 
 
