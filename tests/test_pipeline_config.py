@@ -26,10 +26,20 @@ def test_shipped_configs_validate(name):
     ("text", "row", "field", "words"),
     [
         ("name: x\ndistill:\n  epochs: -1\n", 3, "distill.epochs", "greater than 0"),
-        ("name: x\ndistill:\n  conditions: [original, bogus]\n", 3, "distill.conditions.1", "original"),
+        (
+            "name: x\ndistill:\n  conditions: [original, bogus]\n",
+            3,
+            "distill.conditions.1",
+            "original",
+        ),
         ("name: x\ncapture:\n  positon: [last_prompt]\n", 3, "capture.positon", "unknown option"),
         ("seed: zero\n", 1, "seed", "integer"),
-        ("models:\n  teacher: {trust_remote_code: false}\n", 2, "models.teacher.source", "required"),
+        (
+            "models:\n  teacher: {trust_remote_code: false}\n",
+            2,
+            "models.teacher.source",
+            "required",
+        ),
     ],
 )
 def test_validation_error_names_file_line_and_field(tmp_path, text, row, field, words):
@@ -65,8 +75,15 @@ def test_cli_run_bad_config_exits_2_with_one_line(tmp_path, capsys):
 def test_config_help_lists_every_option(capsys):
     lines = config_help()
     text = "\n".join(lines)
-    for option in ("distill.conditions", "capture.shard_size", "probe.targets", "steer.alphas",
-                   "models.teacher.trust_remote_code", "behaviour.log_cost", "stages"):
+    for option in (
+        "distill.conditions",
+        "capture.shard_size",
+        "probe.targets",
+        "steer.alphas",
+        "models.teacher.trust_remote_code",
+        "behaviour.log_cost",
+        "stages",
+    ):
         assert option in text
     assert all(": " in line for line in lines)
     assert run(["config-help"]) == 0

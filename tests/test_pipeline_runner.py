@@ -106,12 +106,16 @@ def test_only_runs_one_stage_and_names_missing_inputs(tmp_path):
     calls: list[str] = []
     builders = _builders(calls, source)
     with pytest.raises(InputError, match=r"needs .*items\.csv"):
-        run_pipeline(_config(), tmp_path / "run", builders=builders, console=_quiet(), only=["generate"])
+        run_pipeline(
+            _config(), tmp_path / "run", builders=builders, console=_quiet(), only=["generate"]
+        )
     assert calls == []
     run_pipeline(_config(), tmp_path / "run", builders=builders, console=_quiet(), only=["data"])
     assert calls == ["data"]
     with pytest.raises(InputError, match="unknown stage"):
-        run_pipeline(_config(), tmp_path / "run", builders=builders, console=_quiet(), only=["nope"])
+        run_pipeline(
+            _config(), tmp_path / "run", builders=builders, console=_quiet(), only=["nope"]
+        )
 
 
 def test_unit_that_writes_nothing_is_an_error_and_leaves_no_stamp(tmp_path):
@@ -138,7 +142,7 @@ def test_fail_after_kills_the_process_and_a_rerun_resumes(tmp_path):
             from tests.test_pipeline_runner import _builders, _config
             from experiments.pipeline import run_pipeline
             calls = []
-            run_pipeline(_config(), Path({str(tmp_path / 'run')!r}),
+            run_pipeline(_config(), Path({str(tmp_path / "run")!r}),
                          builders=_builders(calls, Path({str(source)!r})))
             print("CALLS", ",".join(calls))
             """
@@ -149,7 +153,8 @@ def test_fail_after_kills_the_process_and_a_rerun_resumes(tmp_path):
     assert killed.returncode == -9
     assert (tmp_path / "run" / "traces" / "teacher.jsonl").exists()
     assert not (tmp_path / "run" / "traces" / "base.jsonl").exists()
-    resumed = subprocess.run([sys.executable, str(script)], env={"PATH": "/usr/bin:/bin"},
-                             capture_output=True, text=True)
+    resumed = subprocess.run(
+        [sys.executable, str(script)], env={"PATH": "/usr/bin:/bin"}, capture_output=True, text=True
+    )
     assert resumed.returncode == 0, resumed.stderr
     assert "CALLS generate:base,report" in resumed.stdout

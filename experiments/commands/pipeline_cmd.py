@@ -77,10 +77,21 @@ def demo_command(
     config = load_config(QUICK_CONFIG if quick else DEMO_CONFIG)
     extra = {}
     if retrain_organism:
+        from rich.console import Console
+
+        from distill.organism.recipe import FULL, QUICK
         from distill.organism.train import train_organism
 
+        console = Console(stderr=True)
         organism_dir = out / "organism"
-        train_organism(organism_dir, seed=config.seed, quick=quick)
+        console.rule(f"training the organism into {organism_dir}")
+        train_organism(
+            organism_dir,
+            seed=config.seed,
+            recipe=QUICK if quick else FULL,
+            command="mimicry demo --retrain-organism" + (" --quick" if quick else ""),
+            progress=lambda message: console.print(f"  organism: {message}"),
+        )
         extra["organism_dir"] = organism_dir
     run_pipeline(config, out, force=force, extra=extra)
     _say_where(out)

@@ -1,5 +1,7 @@
 """The data stage: the evaluated item table (`RUN/items.csv`) and the distillation prompts
 (`RUN/train_items.csv`), built from the built-in tasks, a user table and generated sets.
+Surface-feature columns not defined for every task are dropped and listed in
+`RUN/data/dropped_features.csv` (the report shows them).
 
 Subsampling by `tasks.max_items_per_task` is seeded and counted in `RUN/data/exclusions.csv`, so a
 reduced run says exactly what it left out.
@@ -68,25 +70,22 @@ def evaluated_items(config: RunConfig, ledger: Exclusions) -> pd.DataFrame:
             f"item_id {items.loc[duplicated, 'item_id'].iloc[0]!r} occurs in two item sources",
             field="tasks",
         )
-    items = _subsample(items, config.tasks.max_items_per_task, config.seed, ledger)
-    return _common_surface_features(items, ledger)
+    return _subsample(items, config.tasks.max_items_per_task, config.seed, ledger)
 
 
-def _common_surface_features(items: pd.DataFrame, ledger: Exclusions) -> pd.DataFrame:
-    """Keep only `feat_*` columns defined for every item (family-specific ones are NaN elsewhere
-    and would poison the surface-feature probe); each dropped column is recorded."""
+def common_surface_features(items: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Keep only `feat_*` columns defined for every item (family-specific ones are NaN for the
+    other families and would poison the surface-feature probe); return the dropped columns too."""
+    dropped = []
     for column in [c for c in items.columns if c.startswith("feat_")]:
         missing = pd.to_numeric(items[column], errors="coerce").isna()
         if missing.any():
-            ledger.add(
-                STAGE,
-                f"surface feature {column} dropped: undefined for some tasks",
-                task=",".join(sorted(items.loc[missing, "task"].astype(str).unique())),
-                n=int(missing.sum()),
-                example=str(items.loc[missing, "item_id"].iloc[0]),
+            tasks = sorted(items.loc[missing, "task"].astype(str).unique())
+            dropped.append(
+                {"column": column, "undefined_for": ",".join(tasks), "n_items": int(missing.sum())}
             )
             items = items.drop(columns=column)
-    return items
+    return items, pd.DataFrame(dropped, columns=["column", "undefined_for", "n_items"])
 
 
 def train_items(config: RunConfig) -> pd.DataFrame | None:
@@ -108,7 +107,7 @@ def build_item_tables(config: RunConfig, run_dir: Path, *, step: Callable[[], No
     from data.items import write_items
 
     ledger = Exclusions()
-    items = evaluated_items(config, ledger)
+    items, dropped = common_surface_features(evaluated_items(config, ledger))
     step()
     train = train_items(config)
     if train is not None:
@@ -124,4 +123,5 @@ def build_item_tables(config: RunConfig, run_dir: Path, *, step: Callable[[], No
         write_items(train, run_dir / "train_items.csv")
     write_items(items, run_dir / "items.csv")
     ledger.write_csv(run_dir / "data" / "exclusions.csv")
+    dropped.to_csv(run_dir / "data" / "dropped_features.csv", index=False)
     step()

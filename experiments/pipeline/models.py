@@ -12,10 +12,12 @@ import os
 import shutil
 from pathlib import Path
 
+from data.errors import InputError
 from data.fileio import write_json
 from experiments.config import ModelSpec, RunConfig
 
 ORGANISM_PREFIX = "organism:"
+ORGANISM_ENV = "MIMICRY_ORGANISM_DIR"
 RANDOM_INIT_SUFFIX = "__random_init"
 
 
@@ -25,12 +27,23 @@ def student_name(condition: str) -> str:
 
 
 def resolve_source(spec: ModelSpec, organism_dir: Path | None = None) -> str | Path:
-    """`organism:teacher` -> the shipped (or retrained) organism folder; else a path or hub name."""
+    """`organism:teacher` -> the organism folder; else a local path or a hub name.
+
+    The organism folder is, in order: `organism_dir` (the demo's --retrain-organism output), the
+    `MIMICRY_ORGANISM_DIR` environment variable, the weights shipped in `distill/organism/weights`.
+    """
     if spec.source.startswith(ORGANISM_PREFIX):
         from distill.organism import WEIGHTS_DIR
 
         which = spec.source[len(ORGANISM_PREFIX) :]
-        return (organism_dir or WEIGHTS_DIR) / which
+        env = os.environ.get(ORGANISM_ENV)
+        folder = organism_dir or (Path(env) if env else WEIGHTS_DIR)
+        if not (folder / which / "config.json").is_file():
+            raise InputError(
+                f"no organism model {which!r} in {folder} (train it: mimicry demo --retrain-organism)",
+                field="models",
+            )
+        return folder / which
     path = Path(spec.source).expanduser()
     return path.resolve() if path.exists() else spec.source
 

@@ -101,15 +101,42 @@ def run_pipeline(
     results: list[UnitResult] = []
     started = time.perf_counter()
     console.rule(f"[bold]mimicry run[/] {config.name} -> {run_dir}")
-    for index, stage in enumerate(wanted, start=1):
-        units = builders[stage](ctx)
-        console.print(f"[bold cyan][{index}/{len(wanted)}] {stage}[/] ({len(units)} unit(s))")
-        for done, unit in enumerate(units, start=1):
-            results.append(_run_unit(ctx, stage, unit, force=force, fail=fail))
-            if fail and fail[0] == stage and fail[2] == "after" and done >= fail[1]:
-                _kill_self(console, f"{FAIL_ENV}: killed after {done} unit(s) of {stage}")
+    with _progress(console) as progress:
+        overall = progress.add_task("stages", total=len(wanted))
+        ctx.extra["progress"] = progress
+        for index, stage in enumerate(wanted, start=1):
+            progress.update(overall, description=f"stage {stage}")
+            units = builders[stage](ctx)
+            progress.console.print(
+                f"[bold cyan][{index}/{len(wanted)}] {stage}[/] ({len(units)} unit(s))"
+            )
+            for done, unit in enumerate(units, start=1):
+                results.append(_run_unit(ctx, stage, unit, force=force, fail=fail))
+                if fail and fail[0] == stage and fail[2] == "after" and done >= fail[1]:
+                    _kill_self(console, f"{FAIL_ENV}: killed after {done} unit(s) of {stage}")
+            progress.advance(overall)
     console.rule(f"done in {time.perf_counter() - started:.1f} s")
     return results
+
+
+def _progress(console: Console):
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        SpinnerColumn,
+        TextColumn,
+        TimeElapsedColumn,
+    )
+
+    return Progress(
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+    )
 
 
 def _run_unit(
@@ -133,10 +160,16 @@ def _run_unit(
         for path in unit.outputs:
             _remove(Path(path))
     shutil.rmtree(stamp_dir, ignore_errors=True)
-    step = _step_callback(ctx.console, stage, fail)
+    progress = ctx.extra.get("progress")
+    task = progress.add_task(f"{stage}: {unit.name}", total=None) if progress else None
+    step = _step_callback(ctx.console, stage, fail, progress, task)
     start = time.perf_counter()
     ctx.console.print(f"{label} ...")
-    unit.run(step)
+    try:
+        unit.run(step)
+    finally:
+        if progress is not None:
+            progress.remove_task(task)
     missing = [str(p) for p in unit.outputs if not Path(p).exists()]
     if missing:
         raise RuntimeError(f"stage {stage!r} unit {unit.name!r} did not write {missing}")
@@ -166,13 +199,18 @@ def _parse_fail_env() -> tuple[str, int, str] | None:
     return parts[0], int(parts[1]), mode
 
 
-def _step_callback(console: Console, stage: str, fail: tuple | None) -> Callable[[], None]:
-    """A progress callback for stage functions; honours `<stage>:<n>:inside` crash injection."""
+def _step_callback(
+    console: Console, stage: str, fail: tuple | None, progress=None, task=None
+) -> Callable[..., None]:
+    """A progress callback for stage functions (`step()` or `step(done, total)`); honours
+    `<stage>:<n>:inside` crash injection."""
     count = 0
 
-    def step() -> None:
+    def step(done: int | None = None, total: int | None = None) -> None:
         nonlocal count
         count += 1
+        if progress is not None:
+            progress.update(task, completed=count if done is None else done, total=total)
         if fail and fail[0] == stage and fail[2] == "inside" and count >= fail[1]:
             _kill_self(console, f"{FAIL_ENV}: killed inside {stage} after {count} step(s)")
 

@@ -58,7 +58,11 @@ def train_items_path(ctx: RunContext) -> Path:
 
 def data_stage(ctx: RunContext) -> list[Unit]:
     tasks = ctx.config.tasks
-    outputs = [ctx.run_dir / "items.csv", ctx.run_dir / "data" / "exclusions.csv"]
+    outputs = [
+        ctx.run_dir / "items.csv",
+        ctx.run_dir / "data" / "exclusions.csv",
+        ctx.run_dir / "data" / "dropped_features.csv",
+    ]
     if any(s.role == "train" for s in tasks.generated):
         outputs.append(ctx.run_dir / "train_items.csv")
     inputs = [tasks.model_dump(mode="json"), ctx.config.seed]
@@ -96,7 +100,7 @@ def _generate_unit(ctx: RunContext, name: str, source, items: Path, out: Path) -
             backend=options.backend,
             dtype=spec.dtype,
             trust_remote_code=spec.trust_remote_code,
-            on_batch=lambda done, total: step(),
+            on_batch=lambda done, total: step(done, total),
         )
 
     return Unit(
@@ -294,7 +298,7 @@ def _capture_unit(ctx: RunContext, name: str, source, spec) -> Unit:
             trust_remote_code=spec.trust_remote_code,
             revision=spec.revision,
             entropy=options.entropy,
-            on_shard=lambda *_: step(),
+            on_shard=lambda done, total: step(done + 1, total),
         )
 
     outputs = [out / "manifest.json"]

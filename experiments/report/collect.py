@@ -38,6 +38,7 @@ class RunTables:
     ablation_checks: dict[str, dict] = field(default_factory=dict)
     training_logs: dict[str, pd.DataFrame] = field(default_factory=dict)
     trace_summary: pd.DataFrame | None = None
+    dropped_features: pd.DataFrame | None = None
 
 
 def _csv(path: Path) -> pd.DataFrame | None:
@@ -113,4 +114,5 @@ def collect(run_dir: str | Path) -> RunTables:
         if frame is not None:
             tables.training_logs[log.parent.name] = frame
     tables.trace_summary = _trace_summary(run_dir)
+    tables.dropped_features = _csv(run_dir / "data" / "dropped_features.csv")
     return tables

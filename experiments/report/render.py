@@ -145,7 +145,7 @@ def _html(title: str, meta: str, parts: list[sections.Section]) -> str:
         body += [f"<p>{html.escape(p)}</p>" for p in section.paragraphs]
         for figure in section.figures:
             data = base64.b64encode(figure.png).decode("ascii")
-            width = int(int.from_bytes(figure.png[16:20], "big") * 96 / 150 * 0.8)
+            width = int(int.from_bytes(figure.png[16:20], "big") * 96 / 150 * 1.1)
             body.append(
                 f"<figure><img alt='{html.escape(figure.caption)}' style='width:{width}px' "
                 f"src='data:image/png;base64,{data}'>"

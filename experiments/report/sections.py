@@ -98,6 +98,13 @@ def overview(tables: RunTables, colours: dict) -> Section:
         section.tables.append(
             ("Evaluated items per task (human norms available).", per_task.reset_index())
         )
+    if tables.dropped_features is not None and not tables.dropped_features.empty:
+        section.tables.append(
+            (
+                "Surface-feature columns left out of the surface baseline (undefined for some tasks).",
+                tables.dropped_features,
+            )
+        )
     return section
 
 
