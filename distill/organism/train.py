@@ -47,6 +47,21 @@ def build_item_sets(recipe: Recipe, seed: int) -> tuple[pd.DataFrame, pd.DataFra
     return pd.concat(train, ignore_index=True), pd.concat(heldout, ignore_index=True)
 
 
+def training_prompts(metrics_file: Path) -> frozenset[str]:
+    """Prompts an organism was trained on, regenerated from its `metrics.json` (empty if absent)."""
+    if not metrics_file.is_file():
+        return frozenset()
+    metrics = json.loads(metrics_file.read_text())
+    stored = metrics["recipe"]
+    recipe = Recipe(
+        families=tuple(stored["families"]),
+        n_train_per_family=stored["n_train_per_family"],
+        n_heldout_per_family=stored["n_heldout_per_family"],
+    )
+    train, _ = build_item_sets(recipe, metrics["seed"])
+    return frozenset(train["prompt"])
+
+
 def human_items(families: tuple[str, ...], n_per_task: int | None = None) -> pd.DataFrame:
     """The built-in human-normed items of `families` (the real test of the organism).
 

@@ -70,11 +70,16 @@ def evaluate(
     from data.errors import InputError
     from data.generators import families, generate_items
     from distill.organism.evaluate import evaluate_model
-    from distill.organism.train import human_items
+    from distill.organism.train import human_items, training_prompts
 
     if not (model_dir / "config.json").is_file():
         raise InputError("not a model folder (no config.json)", file=str(model_dir))
     heldout = pd.concat([generate_items(f, n, seed) for f in families()], ignore_index=True)
+    seen = training_prompts(model_dir.parent / "metrics.json")
+    if seen:
+        unseen = ~heldout["prompt"].isin(seen)
+        typer.echo(f"excluded {int((~unseen).sum())} generated items whose prompt was trained on")
+        heldout = heldout[unseen]
     items = pd.concat([heldout, human_items(tuple(families()))], ignore_index=True)
     _, summary = evaluate_model(model_dir, items)
     columns = [
