@@ -12,7 +12,7 @@ from sklearn.preprocessing import StandardScaler
 from data.errors import InputError
 from probes.probing.cv import grouped_splits, nested_splits
 from probes.probing.logistic import logistic_nested_cv
-from probes.probing.ridge import ridge_nested_cv, ridge_path_predict
+from probes.probing.ridge import Moments, ridge_nested_cv, ridge_path_predict, shifted_solve
 
 ALPHAS = np.logspace(-2, 4, 7)
 
@@ -101,3 +101,61 @@ def test_grouped_cv_blocks_a_template_shortcut_that_plain_kfold_rewards():
 
     assert r2(leaky.oof) > 0.8
     assert r2(grouped.oof) < 0.1
+
+
+@pytest.mark.parametrize("m,t", [(40, 1), (3, 60)])  # solutions rotated back / left rotated
+@pytest.mark.parametrize("factored", [False, True])
+def test_band_shifted_solve_equals_a_direct_solve_per_alpha(m, t, factored):
+    rng = np.random.default_rng(4)
+    z = rng.normal(size=(150, 200)) * rng.uniform(0.1, 3, size=200)
+    gram = z @ z.T  # 150 > BAND + 1, so the band reduction is used
+    rhs = rng.normal(size=(150, t))
+    left_outer = rng.normal(size=(m, 200))
+    left = (left_outer, z.T) if factored else left_outer @ z.T
+    preds = shifted_solve(gram, rhs, left, ALPHAS)
+    for i, alpha in enumerate(ALPHAS):
+        reference = (left_outer @ z.T) @ np.linalg.solve(gram + alpha * np.eye(150), rhs)
+        np.testing.assert_allclose(preds[i], reference, atol=1e-8, rtol=1e-8)
+
+
+@pytest.mark.parametrize("n,d", [(200, 260), (260, 90)])  # band-reduced kernel and primal paths
+def test_band_ridge_path_equals_sklearn_ridge(n, d):
+    x, y = _data(n, d, seed=5)
+    x += 1e4  # a large common offset: standardisation must not lose precision
+    preds = ridge_path_predict(x[:180], y[:180, None], x[180:], ALPHAS)
+    for i, alpha in enumerate(ALPHAS):
+        reference = make_pipeline(StandardScaler(), Ridge(alpha=alpha)).fit(x[:180], y[:180])
+        np.testing.assert_allclose(preds[i, :, 0], reference.predict(x[180:]), atol=1e-6, rtol=0)
+
+
+def test_downdated_moments_equal_the_fold_computed_directly():
+    x, _ = _data(300, 30, seed=6)
+    x -= x.mean(axis=0)
+    test = np.arange(0, 300, 7)
+    train = np.setdiff1d(np.arange(300), test)
+    downdated = Moments.of(x).without(x[test])
+    direct = Moments.of(x[train])
+    assert downdated.n == direct.n == len(train)
+    np.testing.assert_allclose(downdated.cross, direct.cross, atol=1e-9, rtol=1e-12)
+    np.testing.assert_allclose(downdated.sums, direct.sums, atol=1e-9, rtol=1e-12)
+
+
+def test_nested_ridge_with_downdated_primal_folds_equals_gridsearchcv():
+    """n > d in outer and inner folds, so every fold's covariance is a downdate; features carry
+    large, unequal offsets and one is constant."""
+    x, y = _data(200, 12, seed=7)
+    x += np.linspace(-5e3, 5e3, 12)
+    groups = np.arange(200) % 20
+    splits = nested_splits(groups, 5, seed=2)
+    ours = ridge_nested_cv(x, np.column_stack([y, y[::-1]]), splits, ALPHAS)
+    for column, target in enumerate([y, y[::-1]]):
+        reference = np.zeros(200)
+        for fold, (train, test, _) in enumerate(splits):
+            search = GridSearchCV(
+                make_pipeline(StandardScaler(), Ridge()),
+                {"ridge__alpha": ALPHAS},
+                cv=GroupKFold(5, shuffle=True, random_state=2),
+            ).fit(x[train], target[train], groups=groups[train])
+            reference[test] = search.predict(x[test])
+            assert ALPHAS[ours.alpha_index[fold, column]] == search.best_params_["ridge__alpha"]
+        np.testing.assert_allclose(ours.oof[:, column], reference, atol=1e-6, rtol=0)
