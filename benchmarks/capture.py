@@ -77,71 +77,62 @@ def backend(model, method):
     )
 
 
-def median_time(fn, repeats: int) -> float:
-    fn()  # warm-up
-    times = []
+def interleaved_medians(runners: dict, repeats: int) -> dict[str, float]:
+    """Median seconds per runner, timed round-robin so load drift on a shared machine hits all."""
+    for fn in runners.values():
+        fn()  # warm-up
+    times: dict[str, list[float]] = {name: [] for name in runners}
     for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+        for name, fn in runners.items():
+            start = time.perf_counter()
+            fn()
+            times[name].append(time.perf_counter() - start)
+    return {name: statistics.median(values) for name, values in times.items()}
 
 
 def speed(args) -> None:
     batch = build_batch(args.batch, args.tokens)
     weights = position_weights(batch, POSITIONS, torch.float32)
     model = build_model()
+    eager_model = build_model("eager")
     inputs = dict(
         input_ids=batch.input_ids,
         attention_mask=batch.attention_mask,
         position_ids=batch.position_ids,
     )
 
-    def bare():
-        with torch.inference_mode():
-            model(**inputs)
+    def forward(target, **extra):
+        def run():
+            with torch.inference_mode():
+                target(**inputs, **extra)
 
-    def bare_last_logits():
-        with torch.inference_mode():
-            model(**inputs, logits_to_keep=1)
+        return run
 
-    results = {"bare forward (SDPA)": median_time(bare, args.repeats)}
-    # Capture needs no logits and asks for the last position's only; this is the fair baseline.
-    results["bare forward (SDPA), logits_to_keep=1"] = median_time(bare_last_logits, args.repeats)
     plain = backend(build_model(), None)
-    results["capture, all layers x 4 positions"] = median_time(
-        lambda: plain.run(batch, weights), args.repeats
-    )
     fused = backend(build_model(), "fused")
-    results["capture + entropy (fused)"] = median_time(
-        lambda: fused.run(batch, weights), args.repeats
-    )
     chunked = backend(build_model(), "chunked")
-    results["capture + entropy (chunked)"] = median_time(
-        lambda: chunked.run(batch, weights), args.repeats
-    )
-    eager_model = build_model("eager")
-
-    def eager():
-        with torch.inference_mode():
-            eager_model(**inputs, output_attentions=True)
-
-    results["eager forward + output_attentions"] = median_time(eager, args.repeats)
-    results["TransformerLens run_with_cache(names_filter)"] = median_time(
-        tl_runner(batch), args.repeats
-    )
-    results["nnsight trace saving full layer outputs"] = median_time(
-        nnsight_runner(batch, inputs), args.repeats
-    )
+    runners = {
+        "bare forward (SDPA)": forward(model),
+        # Capture needs no logits and asks for the last position's only: the fair baseline.
+        "bare forward (SDPA), logits_to_keep=1": forward(model, logits_to_keep=1),
+        "capture, all layers x 4 positions": lambda: plain.run(batch, weights),
+        "capture + entropy (fused)": lambda: fused.run(batch, weights),
+        "capture + entropy (chunked)": lambda: chunked.run(batch, weights),
+        "eager forward + output_attentions": forward(eager_model, output_attentions=True),
+        "TransformerLens run_with_cache(names_filter)": tl_runner(batch),
+        "nnsight trace saving full layer outputs": nnsight_runner(batch, inputs),
+    }
+    results = interleaved_medians(runners, args.repeats)
     base = results["bare forward (SDPA)"]
+    fair_base = results["bare forward (SDPA), logits_to_keep=1"]
     print(
-        f"batch {args.batch} x {args.tokens} tokens, {args.repeats} repeats, torch threads {torch.get_num_threads()}"
+        f"batch {args.batch} x {args.tokens} tokens, median of {args.repeats} interleaved repeats, "
+        f"torch threads {torch.get_num_threads()}"
     )
     for name, seconds in results.items():
-        ratio = seconds / base
-        fair = seconds / results["bare forward (SDPA), logits_to_keep=1"]
         print(
-            f"{name:48s} {seconds * 1000:9.1f} ms  {ratio:5.2f}x bare  {fair:5.2f}x bare(last logits)"
+            f"{name:48s} {seconds * 1000:9.1f} ms  {seconds / base:5.2f}x bare  "
+            f"{seconds / fair_base:5.2f}x bare(last logits)"
         )
 
 

@@ -73,7 +73,7 @@ def entropy_chunked(
     computed. Scores are float32 whatever the model dtype.
     """
     b, h, t, _ = query.shape
-    q, k = _grouped(query.float(), key.float())
+    q, k = _grouped(query.float() * scaling, key.float())
     if chunk is None:
         chunk = max(1, min(t, CHUNK_BUDGET // max(1, b * h * t)))
     floor = torch.finfo(torch.float32).min
@@ -81,12 +81,13 @@ def entropy_chunked(
     for start in range(0, t, chunk):
         stop = min(t, start + chunk)
         scores = torch.matmul(q[..., start:stop, :], k[..., :stop, :].transpose(-1, -2))
-        scores.mul_(scaling)
         block = _allowed_block(allowed, start, stop, query.device)[:, :, None]
         scores.masked_fill_(~block, floor)
-        lse = torch.logsumexp(scores, dim=-1, keepdim=True)
-        weighted = torch.exp(scores - lse).mul_(scores).sum(-1)
-        pieces.append(lse.squeeze(-1) - weighted)
+        # Shift by the row max, then H = log Z - sum_j e_j (s_j - max) / Z with e_j = exp(s_j - max).
+        scores.sub_(scores.amax(dim=-1, keepdim=True))
+        weights = torch.exp(scores)
+        total = weights.sum(-1)
+        pieces.append(torch.log(total) - torch.linalg.vecdot(weights, scores) / total)
     return torch.cat(pieces, dim=-1).reshape(b, h, t)
 
 

@@ -138,6 +138,19 @@ def _write_items_copy(items_df, run: Path) -> None:
     write_items(items_df, run / "items.csv")
 
 
+def _read_reasoning(trace_paths, trace_model, items_df, tokenizer) -> dict[str, str] | None:
+    """Sample-0 reasoning per item id, or None without traces."""
+    if not trace_paths:
+        return None
+    from data.traces import read_traces
+
+    def count(texts):
+        return [len(tokenizer(t, add_special_tokens=False)["input_ids"]) for t in texts]
+
+    frame, _ = read_traces(trace_paths, item_ids=items_df["item_id"].tolist(), count_tokens=count)
+    return select_traces(frame, trace_model, trace_paths[0])
+
+
 def capture(
     model: str | Path,
     items: str | Path,
@@ -221,17 +234,7 @@ def capture(
     items_df = _read_items(items_path)
     tokenizer = load_tokenizer(model, trust_remote_code=trust_remote_code, revision=revision)
     exclusions = Exclusions()
-    reasoning = None
-    if trace_paths:
-        from data.traces import read_traces
-
-        def count(texts):
-            return [len(tokenizer(t, add_special_tokens=False)["input_ids"]) for t in texts]
-
-        frame, _ = read_traces(
-            trace_paths, item_ids=items_df["item_id"].tolist(), count_tokens=count
-        )
-        reasoning = select_traces(frame, trace_model, trace_paths[0])
+    reasoning = _read_reasoning(trace_paths, trace_model, items_df, tokenizer)
     context = getattr(config, "max_position_embeddings", None) or getattr(
         config, "n_positions", None
     )
@@ -295,64 +298,66 @@ def capture(
         entropy_method=method,
         **({"model_path": str(model), "device": device} if backend == "transformer_lens" else {}),
     )
-    n_layers, d_model = config.num_hidden_layers, config.hidden_size
     store = ShardStore(run / "activations" / f".{name}.partial", inputs_hash)
     n_shards = (len(encoded) + shard_size - 1) // shard_size
     for index in range(n_shards):
         if store.done(index):
             continue
         shard = encoded[index * shard_size : (index + 1) * shard_size]
-        store.write(
-            index,
-            _capture_shard(
-                engine, shard, positions, tokenizer.pad_token_id, device, batch_size, on_batch
-            ),
-            [e.item_id for e in shard],
+        tensors = _capture_shard(
+            engine, shard, positions, tokenizer.pad_token_id, device, batch_size, on_batch
         )
+        store.write(index, tensors, [e.item_id for e in shard])
         if on_shard is not None:
             on_shard(index, n_shards)
 
-    item_ids = [e.item_id for e in encoded]
     manifest = {
         "model": name,
         "source": str(model),
         "architecture": architecture.name,
-        "item_ids": item_ids,
-        "n_items": len(item_ids),
-        "n_layers": n_layers,
-        "d_model": d_model,
+        "item_ids": [e.item_id for e in encoded],
+        "n_items": len(encoded),
+        "n_layers": config.num_hidden_layers,
+        "d_model": config.hidden_size,
         "n_heads": config.num_attention_heads,
         "positions": list(positions),
-        "revision": revision,
-        "dtype": dtype,
-        "batch_size": batch_size,
-        "padding_side": "left",
-        "position_ids": "from attention mask",
-        "backend": backend,
-        "entropy_method": method,
-        "template": template,
-        "think_tags": [THINK_OPEN, THINK_CLOSE],
-        "traces": [str(p) for p in trace_paths or []],
-        "trace_model": trace_model,
-        "trace_sample": 0 if trace_paths else None,
-        "resid_layout": "[items, layers + 1, d_model]; 0 = embeddings, l = output of block l before the final norm",
-        "entropy_layer": "1-based block index, as resid",
-        "entropy_regions": list(REGIONS),
-        "torch": torch.__version__,
-        "inputs_hash": inputs_hash,
         "n_excluded": exclusions.total(),
+        "inputs_hash": inputs_hash,
+        "traces": [str(p) for p in trace_paths or []],
+        **{key: value for key, value in options.items() if key != "format"},
+        **_FIXED_MANIFEST,
+        "torch": torch.__version__,
+        "trace_sample": 0 if trace_paths else None,
     }
-    if entropy_path is not None:
-        write_entropy_csv(entropy_path, store, n_shards)
-    with atomic_dir(activations_dir) as tmp:
-        write_positions(store, tmp, positions, n_shards, (len(item_ids), n_layers + 1, d_model))
-        write_json(tmp / "manifest.json", manifest)
-        exclusions.write_csv(tmp / "exclusions.csv")
-        write_stamp(tmp, inputs_hash, stage=STAGE)
+    _assemble(store, n_shards, manifest, activations_dir, entropy_path, exclusions)
     store.remove()
     if copy_items:
         _write_items_copy(items_df, run)
-    return CaptureResult(activations_dir, entropy_path, len(item_ids), False, exclusions)
+    return CaptureResult(activations_dir, entropy_path, len(encoded), False, exclusions)
+
+
+_FIXED_MANIFEST = {
+    "format": FORMAT_VERSION,
+    "padding_side": "left",
+    "position_ids": "from attention mask",
+    "think_tags": [THINK_OPEN, THINK_CLOSE],
+    "resid_layout": "[items, layers + 1, d_model]; 0 = embeddings, "
+    "l = output of block l before the final norm",
+    "entropy_layer": "1-based block index, as resid",
+    "entropy_regions": list(REGIONS),
+}
+
+
+def _assemble(store, n_shards, manifest, activations_dir, entropy_path, exclusions) -> None:
+    """Entropy CSV first, then the activations folder (with its stamp) renamed into place."""
+    if entropy_path is not None:
+        write_entropy_csv(entropy_path, store, n_shards)
+    shape = (manifest["n_items"], manifest["n_layers"] + 1, manifest["d_model"])
+    with atomic_dir(activations_dir) as tmp:
+        write_positions(store, tmp, manifest["positions"], n_shards, shape)
+        write_json(tmp / "manifest.json", manifest)
+        exclusions.write_csv(tmp / "exclusions.csv")
+        write_stamp(tmp, manifest["inputs_hash"], stage=STAGE)
 
 
 def _capture_shard(
