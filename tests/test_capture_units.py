@@ -20,6 +20,7 @@ from probes.capture.inputs import THINK_OPEN, collate, encode_item
 from probes.capture.positions import parse_positions, position_weights, reduce_positions
 from probes.capture.writer import write_concatenated
 from probes.loading import load_tokenizer
+from tests.tiny_models import make_tiny_model
 
 
 def _explicit(query, key, allowed, scaling):
@@ -113,3 +114,17 @@ def test_positions_are_validated():
     assert parse_positions("last_prompt, mean_trace,last_prompt") == ("last_prompt", "mean_trace")
     with pytest.raises(InputError, match="unknown position"):
         parse_positions("final")
+
+
+def test_chat_template_that_opens_think_keeps_the_tag_in_the_prompt(tmp_path):
+    from tests.tiny_models import make_tiny_like
+
+    tokenizer = load_tokenizer(make_tiny_like(tmp_path / "r1", "deepseek-r1-distill-qwen-1.5b"))
+    item = encode_item(tokenizer, "a", "north", "wait hmm", template="chat")
+    tokens = tokenizer.convert_ids_to_tokens(list(item.input_ids))
+    assert tokens[item.think_open] == THINK_OPEN and item.think_open < item.prompt_len
+    assert tokens[item.prompt_len :] == ["wait", "hmm", "</think>"]
+    with pytest.raises(InputError, match="no chat template"):
+        encode_item(
+            load_tokenizer(make_tiny_model(tmp_path / "plain", "gpt2")), "b", "x", template="chat"
+        )

@@ -71,6 +71,12 @@ def capture_command(
     template: Annotated[
         str, typer.Option("--template", help="raw text, or the tokenizer's chat template.")
     ] = "raw",
+    think_open: Annotated[
+        str, typer.Option("--think-open", help="Marker that opens reasoning in this model family.")
+    ] = "<think>",
+    think_close: Annotated[
+        str, typer.Option("--think-close", help="Marker that closes reasoning.")
+    ] = "</think>",
     max_tokens: Annotated[
         int | None,
         typer.Option("--max-tokens", help="Exclude longer items (default: the model's context)."),
@@ -105,6 +111,7 @@ def capture_command(
             entropy=entropy,
             entropy_method=entropy_method,
             template=template,
+            think_tags=(think_open, think_close),
             max_tokens=max_tokens,
             on_batch=lambda n: progress.advance(task, n),
         )

@@ -54,7 +54,7 @@ def _ids(tokenizer, text: str, *, special: bool) -> list[int]:
     return list(tokenizer(text, add_special_tokens=special)["input_ids"])
 
 
-def chat_prompt_text(tokenizer, prompt: str) -> tuple[str, bool]:
+def chat_prompt_text(tokenizer, prompt: str, think_open: str = THINK_OPEN) -> tuple[str, bool]:
     """Render a prompt with the tokenizer's chat template and generation prompt.
 
     Returns the text and whether it already ends with the think-open tag (as the templates of
@@ -65,7 +65,7 @@ def chat_prompt_text(tokenizer, prompt: str) -> tuple[str, bool]:
     text = tokenizer.apply_chat_template(
         [{"role": "user", "content": prompt}], tokenize=False, add_generation_prompt=True
     )
-    return text, text.rstrip().endswith(THINK_OPEN)
+    return text, text.rstrip().endswith(think_open)
 
 
 def encode_item(
@@ -75,35 +75,37 @@ def encode_item(
     reasoning: str | None = None,
     *,
     template: str = "raw",
+    think_open: str = THINK_OPEN,
+    think_close: str = THINK_CLOSE,
 ) -> EncodedItem:
     """Tokenize one item as prompt (+ `<think> reasoning </think>`), regions exact.
 
     `raw` renders `prompt + " <think> " + reasoning + " </think>"` with the tokenizer's special
-    tokens (bos) on the prompt; `chat` wraps the prompt in the chat template first.
+    tokens (bos) on the prompt; `chat` wraps the prompt in the chat template first. Models with
+    other reasoning markers pass their own `think_open` / `think_close`.
     """
     if template not in TEMPLATES:
         raise InputError(
             f"unknown template {template!r}; choose from {TEMPLATES}", field="template"
         )
-    think_open = -1
+    open_index = -1
     if template == "chat":
-        text, ends_with_tag = chat_prompt_text(tokenizer, prompt)
+        text, ends_with_tag = chat_prompt_text(tokenizer, prompt, think_open)
         prompt_ids = _ids(tokenizer, text, special=False)
         if ends_with_tag:
-            cut = text.rstrip()
-            think_open = len(_ids(tokenizer, cut, special=False)) - 1
+            open_index = len(_ids(tokenizer, text.rstrip(), special=False)) - 1
     else:
         prompt_ids = _ids(tokenizer, prompt, special=True)
         ends_with_tag = False
     if reasoning is None:
-        return EncodedItem(item_id, tuple(prompt_ids), len(prompt_ids), think_open)
+        return EncodedItem(item_id, tuple(prompt_ids), len(prompt_ids), open_index)
     trace_ids: list[int] = []
     if not ends_with_tag:
-        trace_ids += _ids(tokenizer, f" {THINK_OPEN}", special=False)
-        think_open = len(prompt_ids) + len(trace_ids) - 1
+        trace_ids += _ids(tokenizer, f" {think_open}", special=False)
+        open_index = len(prompt_ids) + len(trace_ids) - 1
     trace_ids += _ids(tokenizer, f" {reasoning.strip()}", special=False)
-    trace_ids += _ids(tokenizer, f" {THINK_CLOSE}", special=False)
-    return EncodedItem(item_id, tuple(prompt_ids + trace_ids), len(prompt_ids), think_open)
+    trace_ids += _ids(tokenizer, f" {think_close}", special=False)
+    return EncodedItem(item_id, tuple(prompt_ids + trace_ids), len(prompt_ids), open_index)
 
 
 @dataclass

@@ -170,6 +170,7 @@ def capture(
     entropy: bool = True,
     entropy_method: str = "auto",
     template: str = "raw",
+    think_tags: tuple[str, str] = (THINK_OPEN, THINK_CLOSE),
     max_tokens: int | None = None,
     on_shard: Callable[[int, int], None] | None = None,
     on_batch: Callable[[int], None] | None = None,
@@ -193,6 +194,7 @@ def capture(
         entropy: also write attention entropy per layer, head and region.
         entropy_method: auto (fused on CPU, else chunked), chunked, fused, or eager (reference).
         template: `raw` text or the tokenizer's `chat` template around the prompt.
+        think_tags: the markers that open and close reasoning in this model family.
         max_tokens: longer items are excluded (default: the model's context length).
         on_shard: called as `on_shard(finished_shard_index, n_shards)` after each new shard.
         on_batch: called with the number of items in each finished batch.
@@ -244,6 +246,7 @@ def capture(
         reasoning,
         positions=positions,
         template=template,
+        think_tags=tuple(think_tags),
         max_tokens=max_tokens or context,
         model_name=name,
         exclusions=exclusions,
@@ -263,6 +266,7 @@ def capture(
         "revision": revision,
         "entropy_method": method,
         "template": template,
+        "think_tags": list(think_tags),
         "shard_size": shard_size,
         "trace_model": trace_model,
     }
@@ -340,7 +344,6 @@ _FIXED_MANIFEST = {
     "format": FORMAT_VERSION,
     "padding_side": "left",
     "position_ids": "from attention mask",
-    "think_tags": [THINK_OPEN, THINK_CLOSE],
     "resid_layout": "[items, layers + 1, d_model]; 0 = embeddings, "
     "l = output of block l before the final norm",
     "entropy_layer": "1-based block index, as resid",

@@ -45,6 +45,7 @@ def encode_items(
     *,
     positions: Sequence[str],
     template: str,
+    think_tags: tuple[str, str],
     max_tokens: int | None,
     model_name: str,
     exclusions: Exclusions,
@@ -59,7 +60,15 @@ def encode_items(
                 exclusions.add(STAGE, "no_trace", model=model_name, task=task, example=item_id)
                 continue
             text = reasoning[item_id]
-        item = encode_item(tokenizer, item_id, str(row.prompt), text, template=template)
+        item = encode_item(
+            tokenizer,
+            item_id,
+            str(row.prompt),
+            text,
+            template=template,
+            think_open=think_tags[0],
+            think_close=think_tags[1],
+        )
         if max_tokens is not None and len(item.input_ids) > max_tokens:
             exclusions.add(STAGE, "too_long", model=model_name, task=task, example=item_id)
             continue
