@@ -105,14 +105,15 @@ def test_grouped_cv_blocks_a_template_shortcut_that_plain_kfold_rewards():
 
 @pytest.mark.parametrize("m,t", [(40, 1), (3, 60)])  # solutions rotated back / left rotated
 @pytest.mark.parametrize("factored", [False, True])
-def test_band_shifted_solve_equals_a_direct_solve_per_alpha(m, t, factored):
+@pytest.mark.parametrize("method", ["band", "tridiagonal", "cholesky", None])
+def test_shifted_solve_equals_a_direct_solve_per_alpha(m, t, factored, method):
     rng = np.random.default_rng(4)
     z = rng.normal(size=(150, 200)) * rng.uniform(0.1, 3, size=200)
     gram = z @ z.T  # 150 > BAND + 1, so the band reduction is used
     rhs = rng.normal(size=(150, t))
     left_outer = rng.normal(size=(m, 200))
     left = (left_outer, z.T) if factored else left_outer @ z.T
-    preds = shifted_solve(gram, rhs, left, ALPHAS)
+    preds = shifted_solve(gram, rhs, left, ALPHAS, method)
     for i, alpha in enumerate(ALPHAS):
         reference = (left_outer @ z.T) @ np.linalg.solve(gram + alpha * np.eye(150), rhs)
         np.testing.assert_allclose(preds[i], reference, atol=1e-8, rtol=1e-8)

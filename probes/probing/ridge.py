@@ -130,13 +130,16 @@ def shifted_solve(
     rhs: Float[Array, "k t"],
     left: Float[Array, "m k"] | tuple[Float[Array, "m p"], Float[Array, "p k"]],
     alphas: Float[Array, " a"],
+    method: str | None = None,
 ) -> Float[Array, "a m t"]:
     """left @ (gram + a I)^-1 @ rhs for every alpha (`left` may be given as a product of two).
 
-    Many alphas: gram = Q B Q' with B banded, each alpha a banded Cholesky solve of B + a I against
-    Q' rhs; then either the solutions are rotated back or `left` is rotated, whichever is cheaper.
+    Few alphas: a Cholesky each. Many: gram = Q B Q' with B banded (or tridiagonal when many target
+    columns make banded solves dear), each alpha a cheap solve of B + a I against Q' rhs; then
+    either the solutions are rotated back or `left` is rotated, whichever is cheaper. `method`
+    ("cholesky", "band" or "tridiagonal") overrides the choice.
     """
-    from scipy.linalg import cho_factor, cho_solve, lapack
+    from scipy.linalg import cho_factor, cho_solve
 
     outer, inner = left if isinstance(left, tuple) else (left, None)
     k, m, a_t = gram.shape[0], outer.shape[0], len(alphas) * rhs.shape[1]
@@ -144,26 +147,74 @@ def shifted_solve(
     # flops of applying a (product) left to a t solutions, against forming left first
     cost_factored = 2 * (p * k + m * p) * a_t if inner is not None else 2 * m * k * a_t
     cost_formed = (2 * m * p * k if inner is not None else 0) + 2 * m * k * a_t
-    if len(alphas) <= CHOLESKY_MAX_ALPHAS or k <= BAND + 1:
+    if method is None:
+        few = len(alphas) <= CHOLESKY_MAX_ALPHAS or k <= BAND + 1
+        band = _band_pays(k, len(alphas), rhs.shape[1])
+        method = "cholesky" if few else "band" if band else "tridiagonal"
+    if method == "cholesky":
         eye = np.eye(k)
         solutions = np.stack(
             [cho_solve(cho_factor(gram + a * eye, lower=True), rhs) for a in alphas]
         )
         return _apply_left(outer, inner, solutions)
+    solver = {"band": _band_solutions, "tridiagonal": _tridiagonal_solutions}[method]
+    rotated, rotate_back, rotate = solver(gram, rhs, alphas)
+    if 2 * k * k * a_t + cost_factored <= 2 * k * k * m + cost_formed:
+        flat = rotate_back(rotated.transpose(1, 0, 2).reshape(k, a_t))
+        return _apply_left(outer, inner, flat.reshape(k, len(alphas), -1).transpose(1, 0, 2))
+    full = outer @ inner if inner is not None else outer
+    return rotate(full.T).T @ rotated
+
+
+def _band_pays(k: int, n_alphas: int, n_targets: int) -> bool:
+    """Band reduction (BLAS-3) vs LAPACK's tridiagonal one (half matrix-vector, ~3x slower per
+    flop once the matrix leaves cache): the band costs instead a banded solve per target column."""
+    tridiagonal_penalty = (4 / 3) * k**3 * (2.0 if k >= 512 else 0.5)
+    return 40 * n_alphas * BAND * n_targets * k < tridiagonal_penalty
+
+
+def _band_solutions(gram, rhs, alphas):
+    """Solutions in the band basis, and the rotations back (Q @) and into it (Q' @)."""
+    from scipy.linalg import lapack
+
     band, panels = band_reduce(gram)
     rotated_rhs = _apply_qt(panels, rhs)
-    rotated = np.empty((len(alphas), k, rhs.shape[1]))
+    rotated = np.empty((len(alphas), gram.shape[0], rhs.shape[1]))
     for i, alpha in enumerate(alphas):
         shifted = band.copy()
         shifted[0] += alpha
         *_, rotated[i], info = lapack.dpbsv(shifted, rotated_rhs, lower=1)
         if info != 0:
             raise np.linalg.LinAlgError(f"singular ridge system at alpha={alpha}")
-    if 2 * k * k * a_t + cost_factored <= 2 * k * k * m + cost_formed:
-        flat = _apply_q(panels, rotated.transpose(1, 0, 2).reshape(k, a_t))
-        return _apply_left(outer, inner, flat.reshape(k, len(alphas), -1).transpose(1, 0, 2))
-    full = outer @ inner if inner is not None else outer
-    return _apply_qt(panels, full.T).T @ rotated
+    return rotated, lambda block: _apply_q(panels, block), lambda block: _apply_qt(panels, block)
+
+
+def _tridiagonal_solutions(gram, rhs, alphas):
+    """As `_band_solutions` with gram = Q T Q' (LAPACK sytrd): each alpha an O(k) solve."""
+    from scipy.linalg import lapack
+
+    k = gram.shape[0]
+    packed, diag, off, tau, info = lapack.dsytrd(gram, lower=1)
+    if info != 0:
+        raise np.linalg.LinAlgError(f"sytrd failed (info={info})")
+    reflectors, tau = packed[1:, :-1], tau[: k - 1]
+
+    def apply(block: np.ndarray, trans: bytes) -> np.ndarray:
+        block = np.array(block, dtype=np.float64, order="F", copy=True)
+        lwork = max(1, 64 * block.shape[1])
+        turned, _, info = lapack.dormqr(b"L", trans, reflectors, tau, block[1:], lwork)
+        if info != 0:
+            raise np.linalg.LinAlgError(f"ormqr failed (info={info})")
+        block[1:] = turned
+        return block
+
+    rotated_rhs = apply(rhs, b"T")
+    rotated = np.empty((len(alphas), k, rhs.shape[1]))
+    for i, alpha in enumerate(alphas):
+        *_, rotated[i], info = lapack.dgtsv(off, diag + alpha, off, rotated_rhs)
+        if info != 0:
+            raise np.linalg.LinAlgError(f"singular ridge system at alpha={alpha}")
+    return rotated, lambda block: apply(block, b"N"), lambda block: apply(block, b"T")
 
 
 def _apply_left(outer, inner, solutions: Float[Array, "a k t"]) -> Float[Array, "a m t"]:
