@@ -15,11 +15,11 @@ from transformers import PreTrainedTokenizerFast, Qwen2Config
 class ModelSize:
     """Shape of a small decoder; the defaults are the shipped teacher's."""
 
-    n_layers: int = 4
-    d_model: int = 128
+    n_layers: int = 3
+    d_model: int = 64
     n_heads: int = 4
     n_kv_heads: int = 2
-    d_mlp: int = 384
+    d_mlp: int = 192
     max_positions: int = 256
 
 

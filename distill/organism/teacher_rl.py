@@ -21,7 +21,7 @@ from distill.word_tokenizer import THINK_CLOSE, THINK_OPEN
 class RLSettings:
     """GRPO settings; `cost_per_token` is subtracted from the reward per reasoning token."""
 
-    max_steps: int = 60
+    max_steps: int = 30
     learning_rate: float = 5e-5
     batch_size: int = 16
     num_generations: int = 4
