@@ -81,6 +81,14 @@ def capture_command(
         int | None,
         typer.Option("--max-tokens", help="Exclude longer items (default: the model's context)."),
     ] = None,
+    remote: Annotated[
+        str,
+        typer.Option(
+            "--remote",
+            help="no: run here; local: every trace through nnsight's remote serialisation, run "
+            "here (dry run of NDIF); ndif: run on NDIF (needs NDIF_API_KEY; residuals only).",
+        ),
+    ] = "no",
 ) -> None:
     """Capture per-layer residuals at chosen positions and attention entropy into RUN."""
     from rich.console import Console
@@ -113,6 +121,7 @@ def capture_command(
             template=template,
             think_tags=(think_open, think_close),
             max_tokens=max_tokens,
+            remote=remote,
             on_batch=lambda n: progress.advance(task, n),
         )
     state = "up to date, skipped" if result.skipped else "written"

@@ -93,6 +93,28 @@ def _check_options(backend, batch_size, shard_size, entropy_method, positions, t
         )
 
 
+REMOTE_MODES = ("no", "local", "ndif")
+
+
+def _check_remote(remote: str, backend: str) -> None:
+    """Remote execution goes through nnsight only, and NDIF needs an API key."""
+    import os
+
+    if remote not in REMOTE_MODES:
+        raise InputError(
+            f"unknown remote mode {remote!r}; choose from {', '.join(REMOTE_MODES)}", field="remote"
+        )
+    if remote != "no" and backend != "nnsight":
+        raise InputError("remote execution needs the nnsight backend", field="backend")
+    if remote == "ndif":
+        from nnsight import CONFIG
+
+        if not (os.environ.get("NDIF_API_KEY") or getattr(CONFIG.API, "APIKEY", None)):
+            raise InputError(
+                "NDIF needs an API key: set NDIF_API_KEY (from login.ndif.us)", field="remote"
+            )
+
+
 def _resolve_entropy_method(method: str, device: str, backend: str) -> str:
     if backend == "transformer_lens":
         return "eager"
@@ -172,6 +194,7 @@ def capture(
     template: str = "raw",
     think_tags: tuple[str, str] = (THINK_OPEN, THINK_CLOSE),
     max_tokens: int | None = None,
+    remote: str = "no",
     on_shard: Callable[[int, int], None] | None = None,
     on_batch: Callable[[int], None] | None = None,
 ) -> CaptureResult:
@@ -196,6 +219,10 @@ def capture(
         template: `raw` text or the tokenizer's `chat` template around the prompt.
         think_tags: the markers that open and close reasoning in this model family.
         max_tokens: longer items are excluded (default: the model's context length).
+        remote: "no"; "local" (every trace goes through nnsight's remote serialisation and runs
+            here: the dry run of NDIF); "ndif" (runs on NDIF through nnsight, weights never load
+            here; needs NDIF_API_KEY). Remote runs capture residuals only: attention entropy needs
+            the attention function registered in this process, so it is switched off and recorded.
         on_shard: called as `on_shard(finished_shard_index, n_shards)` after each new shard.
         on_batch: called with the number of items in each finished batch.
     """
@@ -231,6 +258,8 @@ def capture(
             f"cannot read the model config: {' '.join(str(error).split())[:300]}", file=str(model)
         ) from error
     architecture = architecture_for_config(config, source=str(model))
+    _check_remote(remote, backend)
+    entropy = entropy and remote == "no"
     method = _resolve_entropy_method(entropy_method, device, backend) if entropy else None
 
     items_df = _read_items(items_path)
@@ -269,6 +298,7 @@ def capture(
         "think_tags": list(think_tags),
         "shard_size": shard_size,
         "trace_model": trace_model,
+        "remote": remote,
     }
     inputs_hash = hash_inputs(
         model_fingerprint(model, revision),
@@ -285,22 +315,27 @@ def capture(
             _write_items_copy(items_df, run)
         return CaptureResult(activations_dir, entropy_path, len(encoded), True, exclusions)
 
-    hf_model = load_causal_lm(
-        model,
-        dtype=dtype,
-        device=device,
-        trust_remote_code=trust_remote_code,
-        revision=revision,
-        attn_implementation="sdpa",
-    )
-    validate_architecture(hf_model, source=str(model))
+    hf_model = None
+    if remote != "ndif":
+        hf_model = load_causal_lm(
+            model,
+            dtype=dtype,
+            device=device,
+            trust_remote_code=trust_remote_code,
+            revision=revision,
+            attn_implementation="sdpa",
+        )
+        validate_architecture(hf_model, source=str(model))
+    extra = {"remote": remote, "source": str(model)} if backend == "nnsight" else {}
     engine = make_backend(
         backend,
         model=hf_model,
         tokenizer=tokenizer,
         architecture=architecture,
         entropy_method=method,
-        **({"model_path": str(model), "device": device} if backend == "transformer_lens" else {}),
+        **(
+            {"model_path": str(model), "device": device} if backend == "transformer_lens" else extra
+        ),
     )
     store = ShardStore(run / "activations" / f".{name}.partial", inputs_hash)
     n_shards = (len(encoded) + shard_size - 1) // shard_size

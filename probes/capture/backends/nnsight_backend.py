@@ -24,17 +24,33 @@ class NnsightBackend:
 
     name = "nnsight"
 
-    def __init__(self, *, model, tokenizer, architecture: Architecture, entropy_method: str | None):
+    def __init__(
+        self,
+        *,
+        model,
+        tokenizer,
+        architecture: Architecture,
+        entropy_method: str | None,
+        remote: str = "no",
+        source: str | None = None,
+    ):
+        """`remote`: "no" runs here; "local" ships each trace through nnsight's serialisation
+        and runs it here (a dry run of NDIF); "ndif" sends it to NDIF, where the weights live, so
+        `model` is None and `source` names the hub model."""
         import nnsight
 
         self.model = model
         self.architecture = architecture
         self.entropy_method = entropy_method
+        self.remote = {"no": False, "local": "local", "ndif": True}[remote]
         if entropy_method in ("chunked", "fused"):
             use_entropy_attention(model)
         elif entropy_method == "eager":
             model.set_attn_implementation("eager")
-        self.lm = nnsight.TransformersModel(model, tokenizer=tokenizer)
+        if remote == "ndif":
+            self.lm = nnsight.LanguageModel(source, tokenizer=tokenizer)
+        else:
+            self.lm = nnsight.TransformersModel(model, tokenizer=tokenizer)
 
     def run(self, batch: Batch, weights: torch.Tensor) -> BatchResult:
         """Run one left-padded batch; returns [batch, layers + 1, positions, d_model] residuals."""
@@ -55,6 +71,7 @@ class NnsightBackend:
                 position_ids=batch.position_ids,
                 output_attentions=eager,
                 logits_to_keep=1,
+                remote=self.remote,
             ):
                 layers = resolve_path(self.lm, self.architecture.layers)
                 states = nnsight.save([])
