@@ -60,3 +60,22 @@ def test_ndif_without_key_is_one_line_exit_2(tmp_path, tiny_model_factory, monke
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "NDIF_API_KEY" in err[0]
     assert not (tmp_path / "run" / "activations").exists()
+
+
+def test_auto_batch_size_follows_free_memory_and_is_recorded(tmp_path, tiny_model_factory):
+    import torch
+
+    from probes.memory import auto_batch_size
+
+    small = auto_batch_size(
+        n_tokens=4096, d_model=8192, n_layers=80, dtype=torch.bfloat16, device="cpu", cap=10**9
+    )
+    large = auto_batch_size(
+        n_tokens=64, d_model=64, n_layers=2, dtype=torch.float32, device="cpu", cap=10**9
+    )
+    assert 1 <= small < large
+    result = capture(
+        tiny_model_factory("qwen2"), _items(tmp_path), tmp_path / "run", "m", batch_size=0
+    )
+    manifest = json.loads((result.activations / "manifest.json").read_text())
+    assert manifest["batch_size_requested"] == 0 and manifest["batch_size"] >= 1

@@ -44,7 +44,9 @@ def capture_command(
             help="nnsight (batched) or transformer_lens (unpadded, one item at a time).",
         ),
     ] = "nnsight",
-    batch_size: Annotated[int, typer.Option("--batch-size", help="Items per forward pass.")] = 8,
+    batch_size: Annotated[
+        int, typer.Option("--batch-size", help="Items per forward pass; 0: from free memory.")
+    ] = 8,
     dtype: Annotated[
         str, typer.Option("--dtype", help="float32, bfloat16 or float16.")
     ] = "float32",

@@ -78,8 +78,10 @@ def _check_options(backend, batch_size, shard_size, entropy_method, positions, t
         raise InputError(
             f"unknown backend {backend!r}; choose from {', '.join(BACKENDS)}", field="backend"
         )
-    if batch_size < 1 or shard_size < 1:
-        raise InputError("batch size and shard size must be at least 1", field="batch_size")
+    if batch_size < 0 or shard_size < 1:
+        raise InputError(
+            "batch size must be 0 (auto) or more, shard size at least 1", field="batch_size"
+        )
     if entropy_method not in ENTROPY_METHODS:
         raise InputError(
             f"unknown entropy method {entropy_method!r}; choose from {', '.join(ENTROPY_METHODS)}",
@@ -211,7 +213,8 @@ def capture(
         positions: subset of last_prompt, mean_prompt, mean_trace, think_open (default: all four
             with traces, the two prompt positions without).
         backend: `nnsight` (batched, left padding) or `transformer_lens` (one item at a time).
-        batch_size: items per forward pass.
+        batch_size: items per forward pass; 0 chooses it from free memory (GPU or RAM) and the
+            longest item.
         dtype, device, trust_remote_code, revision: how to load the model.
         shard_size: items per resumable shard.
         entropy: also write attention entropy per layer, head and region.
@@ -285,6 +288,18 @@ def capture(
             f"no item left to capture ({exclusions.total()} excluded)", file=items_path
         )
 
+    batch_used = batch_size
+    if batch_size == 0:  # chosen from free memory; the hash keeps 0 so a resume still matches
+        from probes.loading import resolve_dtype
+        from probes.memory import auto_batch_size
+
+        batch_used = auto_batch_size(
+            n_tokens=max(len(e.input_ids) for e in encoded),
+            d_model=config.hidden_size,
+            n_layers=config.num_hidden_layers,
+            dtype=resolve_dtype(dtype),
+            device=device,
+        )
     options = {
         "format": FORMAT_VERSION,
         "positions": positions,
@@ -344,7 +359,7 @@ def capture(
             continue
         shard = encoded[index * shard_size : (index + 1) * shard_size]
         tensors = _capture_shard(
-            engine, shard, positions, tokenizer.pad_token_id, device, batch_size, on_batch
+            engine, shard, positions, tokenizer.pad_token_id, device, batch_used, on_batch
         )
         store.write(index, tensors, [e.item_id for e in shard])
         if on_shard is not None:
@@ -364,6 +379,8 @@ def capture(
         "inputs_hash": inputs_hash,
         "traces": [str(p) for p in trace_paths or []],
         **{key: value for key, value in options.items() if key != "format"},
+        "batch_size": batch_used,
+        "batch_size_requested": batch_size,
         **_FIXED_MANIFEST,
         "torch": torch.__version__,
         "trace_sample": 0 if trace_paths else None,
