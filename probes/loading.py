@@ -69,7 +69,11 @@ def load_causal_lm(
     revision: str | None = None,
     attn_implementation: str | None = None,
 ):
-    """Load a causal LM in eval mode from safetensors weights."""
+    """Load a causal LM in eval mode from safetensors weights.
+
+    `device="auto"` spreads the layers over every visible GPU (accelerate's `device_map="auto"`,
+    for models larger than one card) and falls back to the CPU when there is no GPU.
+    """
     from transformers import AutoModelForCausalLM
 
     if Path(path).exists() is False and "/" not in str(path):
@@ -84,10 +88,15 @@ def load_causal_lm(
     }
     if attn_implementation is not None:
         kwargs["attn_implementation"] = attn_implementation
+    spread = device == "auto" and torch.cuda.is_available()
+    if spread:
+        kwargs["device_map"] = "auto"
     try:
         model = AutoModelForCausalLM.from_pretrained(str(path), **kwargs)
     except OSError as error:
         raise InputError(
             f"cannot load model: {' '.join(str(error).split())[:300]}", file=str(path)
         ) from error
-    return model.to(device).eval()
+    if not spread:
+        model = model.to("cpu" if device == "auto" else device)
+    return model.eval()
