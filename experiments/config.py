@@ -45,7 +45,15 @@ AblationName = Literal[
     "original", "format_fixed_content_varied", "content_fixed_format_varied", "length_matched"
 ]
 PositionName = Literal["last_prompt", "mean_prompt", "mean_trace", "think_open"]
-ProbeTarget = Literal["human_rt", "human_acc", "own_length", "correct", "difficulty_bin"]
+ProbeTarget = Literal[
+    "human_rt",
+    "human_acc",
+    "own_length",
+    "correct",
+    "difficulty_bin",
+    "human_rt_partial_own_length",
+    "own_length_partial_human_rt",
+]
 
 
 class Strict(BaseModel):
@@ -209,7 +217,12 @@ class ProbeConfig(Strict):
         None, description="Positions probed; null: all captured positions."
     )
     folds: int = Field(5, gt=1, description="Grouped cross-validation folds.")
-    n_perm: int = Field(200, gt=0, description="Permutations for probe p-values.")
+    n_perm: int = Field(200, gt=0, description="Permutations for ridge-probe p-values.")
+    n_perm_logistic: int | None = Field(
+        None,
+        gt=0,
+        description="Permutations for logistic probes (each one is a refit); null: n_perm.",
+    )
     n_boot: int = Field(1000, gt=0, description="Bootstrap resamples for probe CIs.")
 
 

@@ -245,20 +245,21 @@ def behaviour_stage(ctx: RunContext) -> list[Unit]:
     def run(step) -> None:
         from experiments.behaviour import score
 
-        score(
-            items,
-            traces,
-            out,
-            pairs=pairs,
-            seed=ctx.config.seed,
-            n_boot=options.n_boot,
-            n_perm=options.n_perm,
-            log_cost=options.log_cost,
-            difficulty=options.difficulty,
-            min_items=options.min_items,
-            outliers=options.outliers,
-            progress=lambda _message: step(),
-        )
+        with single_blas_thread():
+            score(
+                items,
+                traces,
+                out,
+                pairs=pairs,
+                seed=ctx.config.seed,
+                n_boot=options.n_boot,
+                n_perm=options.n_perm,
+                log_cost=options.log_cost,
+                difficulty=options.difficulty,
+                min_items=options.min_items,
+                outliers=options.outliers,
+                progress=lambda _message: step(),
+            )
 
     return [
         Unit(
@@ -358,6 +359,15 @@ def capture_stage(ctx: RunContext) -> list[Unit]:
 # --- probes, comparison, steering -------------------------------------------------------------
 
 
+def single_blas_thread():
+    """Small dense solves (probes: 64-1536 dims) run fastest on one BLAS thread; several threads
+    spin against each other and against other processes on a shared CPU (12x slower measured on
+    2 busy cores). Scoped to the stage, no global setting."""
+    from threadpoolctl import threadpool_limits
+
+    return threadpool_limits(limits=1, user_api="blas")
+
+
 def probe_stage(ctx: RunContext) -> list[Unit]:
     options = ctx.config.probe
     items = ctx.run_dir / "items.csv"
@@ -367,18 +377,20 @@ def probe_stage(ctx: RunContext) -> list[Unit]:
     def run(step) -> None:
         from probes.probing import ProbeConfig, run_probes
 
-        run_probes(
-            ctx.run_dir,
-            targets=list(options.targets),
-            positions=list(options.positions) if options.positions else None,
-            config=ProbeConfig(
-                folds=options.folds,
-                seed=ctx.config.seed,
-                n_boot=options.n_boot,
-                n_perm=options.n_perm,
-            ),
-            progress=lambda _message: step(),
-        )
+        with single_blas_thread():
+            run_probes(
+                ctx.run_dir,
+                targets=list(options.targets),
+                positions=list(options.positions) if options.positions else None,
+                config=ProbeConfig(
+                    folds=options.folds,
+                    seed=ctx.config.seed,
+                    n_boot=options.n_boot,
+                    n_perm=options.n_perm,
+                    n_perm_logistic=options.n_perm_logistic,
+                ),
+                progress=lambda _message: step(),
+            )
 
     return [
         Unit(
@@ -508,7 +520,8 @@ def report_stage(ctx: RunContext) -> list[Unit]:
     def run(step) -> None:
         from experiments.report import build_report
 
-        build_report(run_dir)
+        with single_blas_thread():
+            build_report(run_dir)
         step()
 
     out = run_dir / "report"
