@@ -238,14 +238,36 @@ def behaviour(tables: RunTables, colours: dict) -> Section:
     return section
 
 
-def _probe_frames(probes: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Split probes.csv into per-layer activation probes and surface-feature baselines."""
+METRIC_PREFERENCE = ("spearman", "auroc", "balanced_accuracy", "r2")
+
+
+def _one_metric(frame: pd.DataFrame) -> pd.DataFrame:
+    """Keep one metric per target (Spearman for continuous targets, AUROC for classes)."""
+    if "metric" not in frame:
+        return frame
+    keep = []
+    for _, part in frame.groupby("target"):
+        present = list(part["metric"].astype(str).unique())
+        chosen = next((m for m in METRIC_PREFERENCE if m in present), present[0])
+        keep.append(part[part["metric"].astype(str) == chosen])
+    return pd.concat(keep) if keep else frame
+
+
+def _probe_frames(probes: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """Split probes.csv into per-layer activation curves, random-init curves and surface baselines.
+
+    Random-init rows are relabelled `<model>__random_init`; students share the base's random
+    init, so only the teacher's and the base's are drawn.
+    """
+    probes = _one_metric(probes)
     feature_set = probes.get("feature_set", pd.Series("activations", index=probes.index)).astype(
         str
     )
-    surface = feature_set.str.contains("surface")
-    layered = probes[~surface & probes["layer"].notna()].copy()
-    return layered, probes[surface].copy()
+    layered = probes[(feature_set == "activations") & (probes["layer"] >= 0)].copy()
+    random = probes[feature_set == "random_init"].copy()
+    random = random[random["model"].isin(["teacher", "base"])]
+    random["model"] = random["model"].astype(str) + "__random_init"
+    return layered, random, probes[feature_set == "surface"].copy()
 
 
 def probes_section(tables: RunTables, colours: dict) -> Section:
@@ -255,46 +277,42 @@ def probes_section(tables: RunTables, colours: dict) -> Section:
         return section
     section.paragraphs.append(
         "Held-out score of a linear probe per layer (grouped cross-validation by item family), "
-        "with 95% bootstrap CI bands. Dashed grey: the same architecture at random init. Dotted: "
-        "the control task (labels permuted within task); selectivity = score − control. Dash-dot "
-        "red: a probe on surface features only. Layer 0 is the embedding."
+        "with 95% bootstrap CI bands; Spearman ρ of prediction and target for continuous targets, "
+        "AUROC for classes. Dashed grey: the same architecture at random init (teacher's and "
+        "base's; students share the base's). Dotted: the control task (labels permuted within "
+        "task); selectivity = score − control. Dash-dot red: a probe on surface features only "
+        "(per position, mean over models). Layer 0 is the embedding."
     )
-    layered, surface = _probe_frames(tables.probes)
+    layered, random, surface = _probe_frames(tables.probes)
     for target in sorted(layered["target"].unique()):
-        sub = layered[layered["target"] == target]
+        sub = pd.concat([layered[layered["target"] == target], random[random["target"] == target]])
         metric = str(sub["metric"].iloc[0]) if "metric" in sub else "score"
         hlines: dict = {}
         for position, part in surface[surface["target"] == target].groupby("position"):
             hlines[position] = {"surface features": float(part["score"].mean())}
-        if (
-            surface[surface["target"] == target].shape[0]
-            and "position" in surface
-            and surface["position"].isna().all()
-        ):
-            value = float(surface[surface["target"] == target]["score"].mean())
-            hlines = {p: {"surface features": value} for p in sub["position"].unique()}
-        section.figures.append(
-            Figure(
-                f"probe_{target}",
-                f"Probe target {target}: {metric} vs relative depth, per token position.",
-                figures.depth_curves(
-                    sub,
-                    panel="position",
-                    x="rel_depth",
-                    y="score",
-                    low="ci_low",
-                    high="ci_high",
-                    line="model",
-                    colours=colours,
-                    xlabel="relative depth",
-                    ylabel=metric,
-                    hline=hlines,
-                    dotted="control_score",
-                ),
-            )
+    section.figures.append(
+        Figure(
+            f"probe_{target}",
+            f"Probe target {target}: {metric} vs relative depth, per token position.",
+            figures.depth_curves(
+                sub,
+                panel="position",
+                x="rel_depth",
+                y="score",
+                low="ci_low",
+                high="ci_high",
+                line="model",
+                colours=colours,
+                xlabel="relative depth",
+                ylabel=metric,
+                hline=hlines,
+                dotted="control_score",
+            ),
         )
+    )
     best = (
-        layered.sort_values("score", ascending=False)
+        pd.concat([layered, random])
+        .sort_values("score", ascending=False)
         .groupby(["target", "model"], as_index=False)
         .first()
         .sort_values(
@@ -325,23 +343,26 @@ def probes_section(tables: RunTables, colours: dict) -> Section:
         )
     )
     if not surface.empty:
+        keys = ["target", "position", "score"]
+        shared = surface.groupby(keys, dropna=False)["model"].transform("nunique")
+        surface = surface.assign(model=surface["model"].where(shared == 1, "all models"))
+        surface = surface.drop_duplicates(subset=keys)
         section.tables.append(
             (
-                "Surface-feature baseline probes.",
+                "Surface-feature baseline probes (feat_* columns and prompt length).",
                 pd.DataFrame(
                     {
                         "target": surface["target"],
                         "model": surface["model"],
-                        "position": surface.get(
-                            "position", pd.Series("", index=surface.index)
-                        ).fillna("all"),
+                        "position": surface["position"].fillna("all"),
+                        "metric": surface.get("metric", ""),
                         "score [95% CI]": [
                             with_ci(*v) for v in surface[["score", "ci_low", "ci_high"]].to_numpy()
                         ],
                         "p": surface["p_value"].map(p_value),
                         "n": surface["n_items"],
                     }
-                ).drop_duplicates(),
+                ),
             )
         )
     return section
