@@ -16,7 +16,7 @@ EMPTY_GENERATION = "empty_generation"
 NO_REASONING_TAGS = "no_reasoning_tags"
 UNCLOSED_REASONING = "unclosed_reasoning"
 MISSING_DELIMITER = "missing_delimiter"
-EMPTY_REASONING = "empty_reasoning"
+EMPTY_REASONING = "empty_reasoning"  # used by consumers that need reasoning text
 NO_ANSWER = "no_answer"
 
 _BOXED = re.compile(r"\\boxed\{([^{}]*)\}")
@@ -52,9 +52,10 @@ def _first_line(text: str) -> str:
 
 
 def _finish(reasoning: str, answer: str) -> ParsedGeneration:
+    """An empty but closed reasoning span with an answer parses: the model chose to spend zero
+    reasoning tokens (a base model answering at once), which is a cost, not a failure. Consumers
+    that need reasoning text (ablation sets, lexicon rates) count such traces themselves."""
     reasoning, answer = reasoning.strip(), _first_line(answer)
-    if not reasoning:
-        return ParsedGeneration(reasoning, answer, False, EMPTY_REASONING)
     if not answer:
         return ParsedGeneration(reasoning, answer, False, NO_ANSWER)
     return ParsedGeneration(reasoning, answer, True, "")

@@ -46,7 +46,6 @@ def test_custom_tags_and_delimiter():
         ("   \n", {}, EMPTY_GENERATION),
         ("just an answer", {}, NO_REASONING_TAGS),
         ("<think> step one . step two", {}, UNCLOSED_REASONING),
-        ("<think>  </think> yes", {}, EMPTY_REASONING),
         ("<think> a b </think>   ", {}, NO_ANSWER),
         ("reasoning without the marker", {"delimiter": "Answer:"}, MISSING_DELIMITER),
     ],
@@ -55,6 +54,12 @@ def test_unparseable_generations_name_the_reason(text, kwargs, reason):
     parsed = split_generation(text, **kwargs)
     assert not parsed.ok
     assert parsed.reason == reason
+
+
+def test_empty_closed_reasoning_is_a_zero_cost_answer():
+    parsed = split_generation("<think>  </think> yes")
+    assert parsed.ok and parsed.reasoning == "" and parsed.answer == "yes"
+    assert EMPTY_REASONING == "empty_reasoning"  # still the exclusion reason for ablation sets
 
 
 def test_unclosed_reasoning_keeps_the_text_for_counting():
