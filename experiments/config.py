@@ -259,6 +259,12 @@ class RunConfig(Strict):
 
     name: str = Field("run", description="Run name (default output folder runs/<name>).")
     seed: int = Field(0, description="Seed for every random choice of the run.")
+    threads: int | None = Field(
+        None,
+        gt=0,
+        description="CPU threads for torch and BLAS during the run (null: library defaults). "
+        "1 is fastest for small models on a shared CPU: several threads spin against each other.",
+    )
     tasks: TasksConfig = Field(default_factory=TasksConfig, description="Items.")
     models: ModelsConfig = Field(default_factory=ModelsConfig, description="Models.")
     generate: GenerateConfig = Field(default_factory=GenerateConfig, description="Generation.")

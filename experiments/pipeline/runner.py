@@ -14,11 +14,12 @@ timing races.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -101,7 +102,7 @@ def run_pipeline(
     results: list[UnitResult] = []
     started = time.perf_counter()
     console.rule(f"[bold]mimicry run[/] {config.name} -> {run_dir}")
-    with _progress(console) as progress:
+    with _threads(config.threads), _progress(console) as progress:
         overall = progress.add_task("stages", total=len(wanted))
         ctx.extra["progress"] = progress
         for index, stage in enumerate(wanted, start=1):
@@ -117,6 +118,24 @@ def run_pipeline(
             progress.advance(overall)
     console.rule(f"done in {time.perf_counter() - started:.1f} s")
     return results
+
+
+@contextlib.contextmanager
+def _threads(n: int | None) -> Iterator[None]:
+    """Limit torch and BLAS threads for the run (config `threads`), restored afterwards."""
+    if n is None:
+        yield
+        return
+    import torch
+    from threadpoolctl import threadpool_limits
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(n)
+    try:
+        with threadpool_limits(limits=n):
+            yield
+    finally:
+        torch.set_num_threads(before)
 
 
 def _progress(console: Console):
