@@ -13,7 +13,7 @@ from transformers import PreTrainedTokenizerFast, Qwen2Config
 
 @dataclass(frozen=True)
 class ModelSize:
-    """Shape of a small decoder; the defaults are the shipped teacher's."""
+    """Shape of a small decoder; the defaults are the shipped base's (the student architecture)."""
 
     n_layers: int = 3
     d_model: int = 64
@@ -23,7 +23,10 @@ class ModelSize:
     max_positions: int = 256
 
 
-TEACHER_SIZE = ModelSize()
+# The teacher is wider and deeper than the base: at d_model 64 / 3 layers it plateaued at 0.68
+# scratchpad token accuracy (0.39 answer accuracy); the base stays small so the demo's
+# distillation and capture stay fast.
+TEACHER_SIZE = ModelSize(n_layers=4, d_model=128, n_heads=4, n_kv_heads=2, d_mlp=512)
 BASE_SIZE = ModelSize()
 QUICK_SIZE = ModelSize(n_layers=2, d_model=32, n_heads=2, n_kv_heads=1, d_mlp=64)
 

@@ -79,9 +79,35 @@ def write_card(path: str | Path, metrics: dict) -> None:
         metrics_table(metrics["base_heldout"]),
         "Human-normed items:",
         metrics_table(metrics["base_human"]),
+        "## Status against the organism's targets (issue 6, measured above)",
+        target_status(metrics["teacher_heldout"]),
     ]
     with atomic_file(path) as tmp:
         tmp.write_text("\n\n".join(sections) + "\n")
+
+
+ACCURACY_TARGET = 0.9
+LENGTH_WORK_R_TARGET = 0.5
+
+
+def target_status(rows: list[dict]) -> str:
+    """Met / not met for the teacher's held-out accuracy and r(length, steps), from the `all` row."""
+    overall = next(row for row in rows if row["task"] == "all")
+    accuracy, r = overall["accuracy"], overall.get("r_feat_steps_r")
+    lines = [
+        f"- Accuracy {'met' if accuracy >= ACCURACY_TARGET else 'NOT met'}: {accuracy:.3f} on "
+        f"n = {overall['n']} held-out generated items (target >= {ACCURACY_TARGET}).",
+    ]
+    if r is None:
+        lines.append("- Length follows work: undefined (constant reasoning length).")
+    else:
+        lines.append(
+            f"- Length follows work {'met' if r >= LENGTH_WORK_R_TARGET else 'NOT met'}: "
+            f"r(len, feat_steps) = {r:.3f} [{overall['r_feat_steps_ci_low']:.3f}, "
+            f"{overall['r_feat_steps_ci_high']:.3f}], p = {overall['r_feat_steps_p_value']:.2g}, "
+            f"n = {overall['r_feat_steps_n']} (target >= {LENGTH_WORK_R_TARGET})."
+        )
+    return "\n".join(lines)
 
 
 def _size(size: dict) -> str:

@@ -14,15 +14,15 @@ class Recipe:
     """Everything that shapes the trained organism besides the seed."""
 
     families: tuple[str, ...] = ("relational", "cardinal", "syllogistic", "propositional")
-    n_train_per_family: int = 1500
+    n_train_per_family: int = 4000
     n_heldout_per_family: int = 50
     teacher_size: ModelSize = TEACHER_SIZE
     base_size: ModelSize = BASE_SIZE
     teacher_sft: SFTSettings = field(
-        default_factory=lambda: SFTSettings(epochs=3.0, learning_rate=3e-3)
+        default_factory=lambda: SFTSettings(epochs=7.0, learning_rate=2e-3, weight_decay=0.01)
     )
-    base_sft: SFTSettings = field(default_factory=lambda: SFTSettings(epochs=1.5))
-    rl: RLSettings = field(default_factory=RLSettings)
+    base_sft: SFTSettings = field(default_factory=lambda: SFTSettings(epochs=2.0))
+    rl: RLSettings = field(default_factory=lambda: RLSettings(max_steps=20))
     max_new_tokens: int = 128
     n_human_per_task: int | None = None  # None: every human-normed item
 

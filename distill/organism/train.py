@@ -136,7 +136,13 @@ def train_organism(
         say("teacher: supervised warm start on scratchpads")
         teacher = new_model(tokenizer, recipe.teacher_size, seed)
         sft_log = supervised_finetune(
-            teacher, tokenizer, examples, recipe.teacher_sft, seed=seed, work_dir=work
+            teacher,
+            tokenizer,
+            examples,
+            recipe.teacher_sft,
+            seed=seed,
+            work_dir=work,
+            on_log=_sft_progress(say, "teacher"),
         )
         clock = phase_done("teacher_sft", clock)
         metrics["teacher_after_sft_heldout"] = _records(
@@ -177,6 +183,19 @@ def train_organism(
         write_json(tmp / "metrics.json", metrics)
         write_card(tmp / "TRAINING.md", metrics)
     return metrics
+
+
+def _sft_progress(say: Progress, name: str) -> Callable[[dict], None]:
+    """A log-row callback that reports a supervised phase every 100 steps."""
+
+    def report(row: dict) -> None:
+        if row["step"] % 100 == 0:
+            say(
+                f"{name} sft step {row['step']}: loss {row['loss']:.3f}, "
+                f"token accuracy {row['mean_token_accuracy']:.3f}"
+            )
+
+    return report
 
 
 def _records(summary: pd.DataFrame) -> list[dict]:
