@@ -513,7 +513,7 @@ def report_stage(ctx: RunContext) -> list[Unit]:
         run_dir / "behaviour",
         run_dir / "entropy",
         *[p for p in sorted((run_dir / "probes").glob("*.csv"))],
-        *sorted(run_dir.glob("*/exclusions.csv")),
+        *sorted(p for p in run_dir.glob("*/*exclusions.csv") if p.parent.name != "report"),
         *sorted((run_dir / "traces").glob("*.jsonl")),
     ]
 
