@@ -177,7 +177,7 @@ def fabricate_run(run: Path, seed: int = 0) -> Path:
                 selectivity=0.1,
                 p_value=0.2,
                 n_items=24,
-                metric="spearman",
+                metric="spearman" if target == "human_rt" else "auroc",
             )
         )
     pd.DataFrame(rows).to_csv(probes / "probes.csv", index=False)
@@ -317,6 +317,8 @@ def test_report_renders_every_section(tmp_path):
     assert (entropy["n"] == 12).all()
     assert "torch" in page and "fabricated" in page
     assert list((run / "report" / "figures").glob("*.png"))
+    for target in ("human_rt", "correct"):  # one probe figure per target
+        assert f"probe_{target}.png" in markdown
 
 
 def test_report_of_partial_run_says_what_is_missing(tmp_path):

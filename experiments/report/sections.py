@@ -247,7 +247,8 @@ def _one_metric(frame: pd.DataFrame) -> pd.DataFrame:
         return frame
     keep = []
     for _, part in frame.groupby("target"):
-        present = list(part["metric"].astype(str).unique())
+        main = part[part["feature_set"] == "activations"] if "feature_set" in part else part
+        present = list((main if len(main) else part)["metric"].astype(str).unique())
         chosen = next((m for m in METRIC_PREFERENCE if m in present), present[0])
         keep.append(part[part["metric"].astype(str) == chosen])
     return pd.concat(keep) if keep else frame
@@ -290,26 +291,26 @@ def probes_section(tables: RunTables, colours: dict) -> Section:
         hlines: dict = {}
         for position, part in surface[surface["target"] == target].groupby("position"):
             hlines[position] = {"surface features": float(part["score"].mean())}
-    section.figures.append(
-        Figure(
-            f"probe_{target}",
-            f"Probe target {target}: {metric} vs relative depth, per token position.",
-            figures.depth_curves(
-                sub,
-                panel="position",
-                x="rel_depth",
-                y="score",
-                low="ci_low",
-                high="ci_high",
-                line="model",
-                colours=colours,
-                xlabel="relative depth",
-                ylabel=metric,
-                hline=hlines,
-                dotted="control_score",
-            ),
+        section.figures.append(
+            Figure(
+                f"probe_{target}",
+                f"Probe target {target}: {metric} vs relative depth, per token position.",
+                figures.depth_curves(
+                    sub,
+                    panel="position",
+                    x="rel_depth",
+                    y="score",
+                    low="ci_low",
+                    high="ci_high",
+                    line="model",
+                    colours=colours,
+                    xlabel="relative depth",
+                    ylabel=metric,
+                    hline=hlines,
+                    dotted="control_score",
+                ),
+            )
         )
-    )
     best = (
         pd.concat([layered, random])
         .sort_values("score", ascending=False)
