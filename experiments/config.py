@@ -241,7 +241,8 @@ class SteerConfig(Strict):
     )
     n_boot: int = Field(1000, gt=0, description="Bootstrap resamples for the paired CIs.")
     alphas: list[float] = Field(
-        default_factory=lambda: [-4.0, 0.0, 4.0], description="Multiples of the direction's norm."
+        default_factory=lambda: [-0.5, 0.0, 0.5],
+        description="Steering strengths, in multiples of the layer's typical residual norm.",
     )
     n_items: int | None = Field(None, gt=0, description="Items steered (null: all).")
 

@@ -59,11 +59,13 @@ def _png(fig) -> bytes:
     return buffer.getvalue()
 
 
-def _panels(n: int, width: float = 2.6, height: float = 2.2, ncols: int | None = None):
+def _panels(
+    n: int, width: float = 2.6, height: float = 2.2, ncols: int | None = None, sharey: bool = True
+):
     ncols = min(n, 4) if ncols is None else ncols
     nrows = int(np.ceil(n / ncols))
     fig, axes = plt.subplots(
-        nrows, ncols, figsize=(width * ncols, height * nrows), squeeze=False, sharey=True
+        nrows, ncols, figsize=(width * ncols, height * nrows), squeeze=False, sharey=sharey
     )
     for ax in axes.flat[n:]:
         ax.set_visible(False)
@@ -183,7 +185,7 @@ def grouped_bars(
 ) -> bytes:
     """One panel per metric (column, title, ci_low, ci_high), one bar per `group` value with CI."""
     with plt.rc_context(STYLE):
-        fig, axes = _panels(len(metrics), width=2.4, height=2.3)
+        fig, axes = _panels(len(metrics), width=2.4, height=2.6, sharey=False)
         names = sorted(table[group].unique(), key=model_order)
         for ax, (column, title, low, high) in zip(axes, metrics, strict=True):
             sub = table.set_index(group).reindex(names)

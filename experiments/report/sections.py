@@ -460,8 +460,25 @@ def compare_section(tables: RunTables, colours: dict) -> Section:
         "of models of equal width."
     )
     pair = _pair_labels(compare)
-    depth = next((c for c in ("rel_depth", "rel_depth_a", "layer") if c in compare), None)
     frame = compare.assign(pair=pair)
+    depth = next((c for c in ("rel_depth", "rel_depth_a", "layer") if c in compare), None)
+    plotted = frame
+    note = ""
+    if "position" in frame and frame["position"].nunique() > 1:
+        positions = list(frame["position"].unique())
+        first = "last_prompt" if "last_prompt" in positions else positions[0]
+        plotted = frame[frame["position"] == first]
+        note = f" at position {first} (the table lists every position)"
+    if {"model_a", "model_b"} <= set(frame.columns):
+        reference = plotted["model_b"].astype(str)
+        plotted = plotted.assign(panel="vs " + reference, line=plotted["model_a"].astype(str))
+        line_colours = colours
+    else:
+        plotted = plotted.assign(panel="pairs", line=plotted["pair"])
+        line_colours = dict(
+            zip(sorted(plotted["pair"].unique()), figures.STUDENT_COLOURS * 3, strict=False)
+        )
+    titles = {"cka": "Linear CKA", "direction_cosine": "cosine of difficulty directions"}
     for metric in _numeric_columns(compare, ("cka", "cos")):
         low = next(
             (c for c in compare.columns if c.startswith(metric) and c.endswith("_low")), None
@@ -469,14 +486,14 @@ def compare_section(tables: RunTables, colours: dict) -> Section:
         high = next(
             (c for c in compare.columns if c.startswith(metric) and c.endswith("_high")), None
         )
-        sub = frame.dropna(subset=[metric])
+        sub = plotted.dropna(subset=[metric])
         if sub.empty or depth is None:
             continue
-        sub = sub.assign(panel=metric)
         section.figures.append(
             Figure(
                 f"compare_{metric}",
-                f"{metric} per layer pair on relative depth.",
+                f"{titles.get(metric, metric)} between matched layers on relative depth, each "
+                f"model against the base and against the teacher{note}.",
                 figures.depth_curves(
                     sub,
                     panel="panel",
@@ -484,15 +501,10 @@ def compare_section(tables: RunTables, colours: dict) -> Section:
                     y=metric,
                     low=low,
                     high=high,
-                    line="pair",
-                    colours={
-                        p: c
-                        for p, c in zip(
-                            sorted(sub["pair"].unique()), figures.STUDENT_COLOURS * 3, strict=False
-                        )
-                    },
+                    line="line",
+                    colours=line_colours,
                     xlabel="relative depth",
-                    ylabel=metric,
+                    ylabel=titles.get(metric, metric),
                 ),
             )
         )
@@ -665,7 +677,9 @@ def steer_section(tables: RunTables, colours: dict) -> Section:
         "length moves with α."
     )
     alpha = next((c for c in ("alpha", "scale", "coefficient") if c in steer), None)
-    measures = _numeric_columns(steer, ("length", "token", "acc"))
+    measures = [m for m in ("delta_length", "delta_acc") if m in steer] or _numeric_columns(
+        steer, ("length", "token", "acc")
+    )
     if alpha is not None:
         for measure in measures[:2]:
             low = next(
@@ -692,12 +706,38 @@ def steer_section(tables: RunTables, colours: dict) -> Section:
                     ),
                 )
             )
-    shown = steer.copy()
-    for column in shown.columns:
-        if column.endswith("p") or column == "p_value":
-            shown[column] = shown[column].map(p_value)
-        elif pd.api.types.is_float_dtype(shown[column]):
-            shown[column] = shown[column].map(lambda v: num(v, 3))
+    if {"delta_length", "delta_length_ci_low", "delta_acc"} <= set(steer.columns):
+        shown = pd.DataFrame(
+            {
+                "model": steer["model"],
+                "layer": steer["layer"],
+                "position": steer["position"],
+                "α": steer["alpha"].map(lambda v: num(v, 1)),
+                "n": steer["n_items"],
+                "mean length": steer["mean_length"].map(lambda v: num(v, 1)),
+                "Δlength vs α=0 [95% CI]": [
+                    with_ci(*v, digits=1)
+                    for v in steer[
+                        ["delta_length", "delta_length_ci_low", "delta_length_ci_high"]
+                    ].to_numpy()
+                ],
+                "p(Δlength)": steer["delta_length_p"].map(p_value),
+                "accuracy": steer["accuracy"].map(lambda v: num(v, 2)),
+                "Δaccuracy [95% CI]": [
+                    with_ci(*v)
+                    for v in steer[
+                        ["delta_acc", "delta_acc_ci_low", "delta_acc_ci_high"]
+                    ].to_numpy()
+                ],
+                "p(Δacc)": steer["delta_acc_p"].map(p_value),
+                "parse failures": steer.get("n_parse_failed", ""),
+            }
+        )
+    else:
+        shown = steer.copy()
+        for column in shown.columns:
+            if pd.api.types.is_float_dtype(shown[column]):
+                shown[column] = shown[column].map(lambda v: num(v, 3))
     section.tables.append(("Steering results.", shown))
     return section
 
