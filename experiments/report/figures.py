@@ -84,6 +84,9 @@ def forest(
     colours: dict[str, str],
 ) -> bytes:
     """Dot-and-whisker plot: one panel per `panel` value, one row per `row` value, CI whiskers."""
+    table = table[table[estimate].notna()]  # a task no model could be scored on gets no panel
+    if table.empty:
+        return _png(plt.figure(figsize=(3, 0.5)))
     with plt.rc_context(STYLE):
         panels = sorted(table[panel].unique(), key=str)
         rows = sorted(table[row].unique(), key=model_order)

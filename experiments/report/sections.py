@@ -712,7 +712,7 @@ def steer_section(tables: RunTables, colours: dict) -> Section:
                 "model": steer["model"],
                 "layer": steer["layer"],
                 "position": steer["position"],
-                "α": steer["alpha"].map(lambda v: num(v, 1)),
+                "α": steer["alpha"].map(lambda v: f"{v:g}"),
                 "n": steer["n_items"],
                 "mean length": steer["mean_length"].map(lambda v: num(v, 1)),
                 "Δlength vs α=0 [95% CI]": [
