@@ -66,7 +66,12 @@ def demo_command(
         ),
     ] = False,
     quick: Annotated[
-        bool, typer.Option("--quick", help="The reduced smoke config (seconds, not minutes).")
+        bool,
+        typer.Option(
+            "--quick",
+            help="The reduced smoke config (seconds, not minutes); with --retrain-organism, only "
+            "the organism's quick recipe runs (a smoke test of the training code).",
+        ),
     ] = False,
     force: Annotated[bool, typer.Option("--force", help="Re-run every stage.")] = False,
 ) -> None:
@@ -93,6 +98,13 @@ def demo_command(
             progress=lambda message: console.print(f"  organism: {message}"),
         )
         extra["organism_dir"] = organism_dir
+        if quick:
+            console.print(
+                f"quick organism written to {organism_dir}: the quick recipe only smoke-tests the "
+                "training code (its models are too small to reason), so the study is not run on it; "
+                "use --retrain-organism without --quick for a usable organism."
+            )
+            return
     run_pipeline(config, out, force=force, extra=extra)
     _say_where(out)
 
