@@ -19,6 +19,17 @@ from typing import Any
 STAMP_NAME = ".mimicry-stamp.json"
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def _publish_mode(path: Path, *, directory: bool) -> None:
+    """mkstemp/mkdtemp create private (0600/0700) entries; outputs get the usual umask mode."""
+    os.chmod(path, (0o777 if directory else 0o666) & ~_umask())
+
+
 @contextlib.contextmanager
 def atomic_dir(path: str | Path, *, replace: bool = True) -> Iterator[Path]:
     """Yield a temporary directory that becomes `path` only if the block finishes.
@@ -34,6 +45,7 @@ def atomic_dir(path: str | Path, *, replace: bool = True) -> Iterator[Path]:
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+    _publish_mode(tmp, directory=True)
     if final.exists():
         if not replace:
             shutil.rmtree(tmp, ignore_errors=True)
@@ -59,6 +71,7 @@ def atomic_file(path: str | Path) -> Iterator[Path]:
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
+    _publish_mode(tmp, directory=False)
     os.replace(tmp, final)
 
 

@@ -55,3 +55,21 @@ def test_exclusions_ledger_counts_and_writes(tmp_path: Path):
     lines = (tmp_path / "exclusions.csv").read_text().splitlines()
     assert lines[0] == "stage,model,task,reason,n,example"
     assert "behaviour,m,t,missing_norm,2,i1" in lines
+
+
+def test_atomic_outputs_are_readable_by_others(tmp_path: Path):
+    import os
+    import stat
+
+    from data.fileio import atomic_file
+
+    old = os.umask(0o022)
+    try:
+        with atomic_file(tmp_path / "table.csv") as tmp:
+            tmp.write_text("a\n")
+        with atomic_dir(tmp_path / "out") as tmp:
+            (tmp / "x").write_text("1")
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE((tmp_path / "table.csv").stat().st_mode) == 0o644
+    assert stat.S_IMODE((tmp_path / "out").stat().st_mode) == 0o755
