@@ -4,8 +4,8 @@ registry record that the generators and the built-in task loaders use."""
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, fields
 from typing import Any
 
 # The same split as the organism's word tokenizer: words and single punctuation marks.
@@ -65,12 +65,30 @@ class Family:
     template_id: Callable[[Any], str]
 
 
+_FUNCTION_FIELDS = tuple(f.name for f in fields(Family) if f.name not in ("name", "description"))
+
+
+def family_from_functions(name: str, description: str, functions: Mapping[str, Any]) -> Family:
+    """Register a family module: its functions carry the `Family` field names, so the module
+    passes `globals()` and each family declares only its name and description."""
+    return Family(
+        name=name,
+        description=description,
+        **{field: functions[field] for field in _FUNCTION_FIELDS},
+    )
+
+
 def relabel(names: Sequence[str]) -> dict[str, str]:
     """Map entity names to placeholders by order of first appearance (x0, x1, ...)."""
     mapping: dict[str, str] = {}
     for name in names:
         mapping.setdefault(name, f"x{len(mapping)}")
     return mapping
+
+
+def premise_signature(premises: Sequence[tuple[str, str, str]], names: Mapping[str, str]) -> str:
+    """`kind-x-y` per premise with names relabelled, joined by `/` (the body of a template id)."""
+    return "/".join(f"{kind}-{names[x]}-{names[y]}" for kind, x, y in premises)
 
 
 def int_range(value: int | Sequence[int], name: str) -> tuple[int, int]:

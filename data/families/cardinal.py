@@ -15,7 +15,13 @@ import math
 import random
 from dataclasses import dataclass
 
-from data.families.base import Family, common_features, int_range, relabel
+from data.families.base import (
+    common_features,
+    family_from_functions,
+    int_range,
+    premise_signature,
+    relabel,
+)
 
 DIRECTIONS: dict[str, tuple[int, int]] = {
     "north": (0, 1),
@@ -211,18 +217,12 @@ def template_id(item: CardinalItem) -> str:
     names = relabel(
         [item.reference, *[n for _, x, y in item.premises for n in (x, y)], item.target]
     )
-    body = "/".join(f"{d}-{names[x]}-{names[y]}" for d, x, y in item.premises)
+    body = premise_signature(item.premises, names)
     return f"card:{body}?{names[item.target]}-{names[item.reference]}"
 
 
-FAMILY = Family(
-    name="cardinal",
-    description="compass directions between places: in which direction from X is Y?",
-    render_prompt=render_prompt,
-    solve=solve,
-    solution_steps=solution_steps,
-    surface_features=surface_features,
-    sample=sample,
-    vocabulary=vocabulary,
-    template_id=template_id,
+FAMILY = family_from_functions(
+    "cardinal",
+    "compass directions between places: in which direction from X is Y?",
+    globals(),
 )

@@ -14,7 +14,13 @@ import itertools
 import random
 from dataclasses import dataclass
 
-from data.families.base import Family, common_features, int_range, relabel
+from data.families.base import (
+    common_features,
+    family_from_functions,
+    int_range,
+    premise_signature,
+    relabel,
+)
 
 ATOMS = ("A", "B", "C", "D", "E", "F", "G", "H", "J", "K", "L", "M")
 CONNECTIVES = ("if", "iff", "xor", "or")
@@ -156,18 +162,12 @@ def vocabulary() -> frozenset[str]:
 def template_id(item: PropositionalItem) -> str:
     """Fact polarity and connectives with atoms relabelled along the chain."""
     names = relabel(item.atoms)
-    body = "/".join(f"{c}-{names[x]}-{names[y]}" for c, x, y in item.premises)
+    body = premise_signature(item.premises, names)
     return f"prop:{'true' if item.fact[1] else 'false'}/{body}"
 
 
-FAMILY = Family(
-    name="propositional",
-    description="a fact and connectives (if, iff, either-or, or): what follows about the last atom?",
-    render_prompt=render_prompt,
-    solve=solve,
-    solution_steps=solution_steps,
-    surface_features=surface_features,
-    sample=sample,
-    vocabulary=vocabulary,
-    template_id=template_id,
+FAMILY = family_from_functions(
+    "propositional",
+    "a fact and connectives (if, iff, either-or, or): what follows about the last atom?",
+    globals(),
 )

@@ -12,7 +12,14 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 
-from data.families.base import Family, common_features, int_range, relabel, words_of
+from data.families.base import (
+    common_features,
+    family_from_functions,
+    int_range,
+    premise_signature,
+    relabel,
+    words_of,
+)
 
 ENTITIES = ("A", "B", "C", "D", "E", "F", "G", "H", "J", "K", "L", "M")
 RELATIONS = ("left", "right")
@@ -140,19 +147,13 @@ def vocabulary() -> frozenset[str]:
 def template_id(item: RelationalItem) -> str:
     """Premise structure with entities relabelled by first appearance (question excluded)."""
     names = relabel([n for _, x, y in item.premises for n in (x, y)])
-    return "rel:" + "/".join(f"{r}-{names[x]}-{names[y]}" for r, x, y in item.premises)
+    return "rel:" + premise_signature(item.premises, names)
 
 
-FAMILY = Family(
-    name="relational",
-    description="left/right order on a line: is X to the left/right of Y? (yes/no)",
-    render_prompt=render_prompt,
-    solve=solve,
-    solution_steps=solution_steps,
-    surface_features=surface_features,
-    sample=sample,
-    vocabulary=vocabulary,
-    template_id=template_id,
+FAMILY = family_from_functions(
+    "relational",
+    "left/right order on a line: is X to the left/right of Y? (yes/no)",
+    globals(),
 )
 
 __all__ = ["FAMILY", "RelationalItem", "words_of"]

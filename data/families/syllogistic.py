@@ -22,7 +22,13 @@ import random
 from dataclasses import dataclass
 from functools import lru_cache
 
-from data.families.base import Family, common_features, int_range, relabel
+from data.families.base import (
+    common_features,
+    family_from_functions,
+    int_range,
+    premise_signature,
+    relabel,
+)
 
 QUANTIFIERS = ("all", "some", "no", "some_not")
 MOOD_LETTER = {"all": "A", "some": "I", "no": "E", "some_not": "O"}
@@ -207,17 +213,11 @@ def mood_figure(item: SyllogismItem) -> str:
 def template_id(item: SyllogismItem) -> str:
     """Quantifiers and term order with terms relabelled along the chain."""
     names = relabel(item.terms)
-    return "syl:" + "/".join(f"{q}-{names[x]}-{names[y]}" for q, x, y in item.premises)
+    return "syl:" + premise_signature(item.premises, names)
 
 
-FAMILY = Family(
-    name="syllogistic",
-    description="quantified premises (all/some/no/some not): what follows about the end terms?",
-    render_prompt=render_prompt,
-    solve=solve,
-    solution_steps=solution_steps,
-    surface_features=surface_features,
-    sample=sample,
-    vocabulary=vocabulary,
-    template_id=template_id,
+FAMILY = family_from_functions(
+    "syllogistic",
+    "quantified premises (all/some/no/some not): what follows about the end terms?",
+    globals(),
 )
