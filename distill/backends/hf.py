@@ -6,8 +6,9 @@ from __future__ import annotations
 import torch
 
 from distill.backends import Generation
-from distill.backends.prompting import adds_special_tokens, render_prompt, resolve_style
-from probes.loading import load_causal_lm, load_tokenizer
+from distill.backends.base import PromptedBackend
+from distill.backends.prompting import adds_special_tokens
+from probes.loading import load_causal_lm
 
 # End-of-turn markers of common chat templates: generation stops at them as at eos.
 END_OF_TURN = (
@@ -46,7 +47,7 @@ def pick_dtype(dtype: str | None, device: str) -> str:
     return dtype
 
 
-class HFBackend:
+class HFBackend(PromptedBackend):
     """Generate continuations of item prompts with `model.generate`."""
 
     def __init__(
@@ -56,20 +57,17 @@ class HFBackend:
         device: str | None = None,
         dtype: str | None = None,
         trust_remote_code: bool = False,
-        prompt_style: str = "auto",
-        open_think: bool = False,
-        open_tag: str = "<think>",
+        **prompting,
     ) -> None:
-        self.open_think, self.open_tag = open_think, open_tag
+        """`prompting`: prompt_style, open_think, open_tag (see PromptedBackend)."""
         self.device = pick_device(device)
-        self.tokenizer = load_tokenizer(model_path, trust_remote_code=trust_remote_code)
+        super().__init__(model_path, trust_remote_code=trust_remote_code, **prompting)
         self.model = load_causal_lm(
             model_path,
             dtype=pick_dtype(dtype, self.device),
             device=self.device,
             trust_remote_code=trust_remote_code,
         )
-        self.style = resolve_style(self.tokenizer, prompt_style)
         self.stop_ids = stop_token_ids(self.tokenizer, self.model)
 
     def generate(
@@ -77,14 +75,8 @@ class HFBackend:
     ) -> list[Generation]:
         """Generate one continuation per prompt (same batch, left padded)."""
         tokenizer = self.tokenizer
-        texts = [
-            render_prompt(
-                tokenizer, p, self.style, open_think=self.open_think, open_tag=self.open_tag
-            )
-            for p in prompts
-        ]
         batch = tokenizer(
-            texts,
+            self.render_prompts(prompts),
             return_tensors="pt",
             padding=True,
             add_special_tokens=adds_special_tokens(self.style),
@@ -119,9 +111,3 @@ class HFBackend:
             [i for i in ids if i not in self.stop_ids], skip_special_tokens=True
         )
         return Generation(text=text, n_tokens=len(ids), finished=finished)
-
-    def count_tokens(self, text: str) -> int:
-        """Tokens of `text` under the model's tokenizer, special tokens excluded."""
-        if not text:
-            return 0
-        return len(self.tokenizer(text, add_special_tokens=False)["input_ids"])

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from data.errors import InputError
 from distill.backends import Generation
-from distill.backends.prompting import render_prompt, resolve_style
-from probes.loading import load_tokenizer
+from distill.backends.base import PromptedBackend
 
 
-class VLLMBackend:
+class VLLMBackend(PromptedBackend):
     """Generate continuations with `vllm.LLM`; same interface as HFBackend."""
 
     def __init__(
@@ -18,11 +17,9 @@ class VLLMBackend:
         device: str | None = None,
         dtype: str | None = None,
         trust_remote_code: bool = False,
-        prompt_style: str = "auto",
-        open_think: bool = False,
-        open_tag: str = "<think>",
+        **prompting,
     ) -> None:
-        self.open_think, self.open_tag = open_think, open_tag
+        """`prompting`: prompt_style, open_think, open_tag (see PromptedBackend)."""
         try:
             import vllm
         except ImportError as error:
@@ -31,8 +28,7 @@ class VLLMBackend:
                 field="backend",
             ) from error
         self._vllm = vllm
-        self.tokenizer = load_tokenizer(model_path, trust_remote_code=trust_remote_code)
-        self.style = resolve_style(self.tokenizer, prompt_style)
+        super().__init__(model_path, trust_remote_code=trust_remote_code, **prompting)
         self.llm = vllm.LLM(
             model=str(model_path),
             dtype="auto" if dtype in (None, "auto") else dtype,
@@ -46,13 +42,7 @@ class VLLMBackend:
         params = self._vllm.SamplingParams(
             temperature=float(temperature), max_tokens=max_new_tokens, seed=seed
         )
-        texts = [
-            render_prompt(
-                self.tokenizer, p, self.style, open_think=self.open_think, open_tag=self.open_tag
-            )
-            for p in prompts
-        ]
-        outputs = self.llm.generate(texts, params, use_tqdm=False)
+        outputs = self.llm.generate(self.render_prompts(prompts), params, use_tqdm=False)
         generations = []
         for output in outputs:
             completion = output.outputs[0]
@@ -64,9 +54,3 @@ class VLLMBackend:
                 )
             )
         return generations
-
-    def count_tokens(self, text: str) -> int:
-        """Tokens of `text` under the model's tokenizer, special tokens excluded."""
-        if not text:
-            return 0
-        return len(self.tokenizer(text, add_special_tokens=False)["input_ids"])
