@@ -35,6 +35,7 @@ import pandas as pd
 
 from data.errors import InputError
 from data.fileio import atomic_file
+from data.textfile import parse_json_object, read_utf8
 
 REQUIRED_COLUMNS = ("item_id", "task", "prompt", "answer")
 NORM_COLUMNS = ("human_rt_ms", "human_acc", "n_humans")
@@ -60,30 +61,15 @@ def read_items(path: str | Path) -> pd.DataFrame:
         )
     if not path.is_file():
         raise InputError("no such file", file=path)
-    text = _decode(path)
+    text = read_utf8(path, row_of_line=lambda line: _line_to_row(path, line))
     records = _csv_records(text, path) if suffix == ".csv" else _jsonl_records(text, path)
     if not records:
         raise InputError("empty file: no items", file=path)
     return _validate(records, path)
 
 
-def _decode(path: Path) -> str:
-    raw = path.read_bytes()
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as error:
-        line = raw[: error.start].count(b"\n") + 1
-        raise InputError(
-            f"not UTF-8 text (byte 0x{raw[error.start]:02x} at offset {error.start}, line {line})",
-            file=path,
-            row=_line_to_row(path, raw[: error.start]),
-        ) from None
-    return text.removeprefix("\ufeff")
-
-
-def _line_to_row(path: Path, before: bytes) -> int:
-    """Row number of the position just after `before` (CSV: header is row 0; JSONL: line)."""
-    line = before.count(b"\n") + 1
+def _line_to_row(path: Path, line: int) -> int:
+    """Row number of a 1-based file line (CSV: the header is row 0; JSONL: the line itself)."""
     return line - 1 if path.suffix.lower() == ".csv" else line
 
 
@@ -132,12 +118,7 @@ def _jsonl_records(text: str, path: Path) -> list[tuple[int, dict[str, Any]]]:
     for line_number, line in enumerate(text.splitlines(), start=1):
         if not line.strip():
             continue
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError as error:
-            raise InputError(f"malformed JSON: {error.msg}", file=path, row=line_number) from None
-        if not isinstance(record, dict):
-            raise InputError("each line must be a JSON object", file=path, row=line_number)
+        record = parse_json_object(line, path, line_number)
         for name in REQUIRED_COLUMNS:
             if name not in record:
                 raise InputError("missing required field", file=path, row=line_number, field=name)

@@ -21,6 +21,7 @@ import pandas as pd
 from data.errors import InputError
 from data.exclusions import Exclusions
 from data.fileio import atomic_file
+from data.textfile import parse_json_object, read_utf8
 
 STAGE = "traces"
 REQUIRED_FIELDS = ("item_id", "model", "sample", "reasoning", "answer", "correct")
@@ -118,16 +119,7 @@ def _count(texts: list[str], count_tokens: TokenCounter) -> list[int]:
 def _read_file(path: Path, *, need_tokens: bool) -> Iterable[dict]:
     if not path.is_file():
         raise InputError("trace file not found", file=path)
-    raw = path.read_bytes()
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as error:
-        line = raw[: error.start].count(b"\n") + 1
-        raise InputError(
-            f"not UTF-8 text (byte {error.start}); save the file as UTF-8", file=path, row=line
-        ) from None
-    if text.startswith("\ufeff"):
-        text = text[1:]
+    text = read_utf8(path)
     n_records = 0
     for number, line in enumerate(text.splitlines(), start=1):
         if not line.strip():
@@ -139,12 +131,7 @@ def _read_file(path: Path, *, need_tokens: bool) -> Iterable[dict]:
 
 
 def _parse_line(line: str, path: Path, number: int, *, need_tokens: bool) -> dict:
-    try:
-        obj = json.loads(line)
-    except json.JSONDecodeError as error:
-        raise InputError(f"malformed JSON: {error.msg}", file=path, row=number) from None
-    if not isinstance(obj, dict):
-        raise InputError("expected a JSON object per line", file=path, row=number)
+    obj = parse_json_object(line, path, number)
     fields = REQUIRED_FIELDS + ((TOKEN_FIELD,) if need_tokens else ())
     for name in fields:
         if name not in obj or obj[name] is None:

@@ -18,6 +18,7 @@ from pathlib import Path
 
 from data.errors import InputError
 from data.fileio import STAMP_NAME, atomic_file, hash_inputs, is_fresh, write_json, write_stamp
+from data.textfile import parse_json_object
 
 CHECKPOINT_DIR = ".checkpoints"
 LOG_NAME = "training_log.csv"
@@ -81,12 +82,7 @@ def read_sft_examples(path: Path) -> list[dict]:
     for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
         if not line.strip():
             continue
-        try:
-            obj = json.loads(line)
-        except json.JSONDecodeError as error:
-            raise InputError(f"malformed JSON: {error.msg}", file=path, row=number) from None
-        if not isinstance(obj, dict):
-            raise InputError("expected a JSON object per line", file=path, row=number)
+        obj = parse_json_object(line, path, number)
         for name in ("item_id", "prompt", "completion"):
             value = obj.get(name)
             if not isinstance(value, str | int) or not str(value).strip():
