@@ -3,6 +3,7 @@ registry record that the generators and the built-in task loaders use."""
 
 from __future__ import annotations
 
+import random
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, fields
@@ -99,3 +100,27 @@ def int_range(value: int | Sequence[int], name: str) -> tuple[int, int]:
     if low > high:
         raise ValueError(f"{name}: empty range {low}..{high}")
     return low, high
+
+
+def sample_chain(
+    rng: random.Random, n_range: tuple[int, int], pool: Sequence[str], noun: str
+) -> list[str]:
+    """`n + 1` distinct members of `pool` (n drawn from `n_range`): the chain n premises link.
+
+    `noun` names the pool in the error raised when it is too small for the drawn n.
+    """
+    n = rng.randint(*n_range)
+    if n < 1 or n + 1 > len(pool):
+        raise ValueError(f"n_premises={n} needs {n + 1} {noun}; {len(pool)} available")
+    return rng.sample(list(pool), n + 1)
+
+
+def link_chain(
+    rng: random.Random, chain: Sequence[str], kinds: Sequence[str]
+) -> list[tuple[str, str, str]]:
+    """One premise per neighbouring pair: a random kind, the pair in either order (coin flip)."""
+    premises = []
+    for left, right in zip(chain, chain[1:], strict=False):
+        kind = rng.choice(kinds)
+        premises.append((kind, left, right) if rng.random() < 0.5 else (kind, right, left))
+    return premises

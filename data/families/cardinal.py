@@ -21,6 +21,7 @@ from data.families.base import (
     int_range,
     premise_signature,
     relabel,
+    sample_chain,
 )
 
 DIRECTIONS: dict[str, tuple[int, int]] = {
@@ -185,12 +186,9 @@ def sample(
     turn_probability: float = 0.5,
 ) -> CardinalItem:
     """A random chain of compass relations between distinct places; indeterminate draws are redrawn."""
-    low, high = int_range(n_premises, "n_premises")
+    n_range = int_range(n_premises, "n_premises")
     while True:
-        n = rng.randint(low, high)
-        if n < 1 or n + 1 > len(places):
-            raise ValueError(f"n_premises={n} needs {n + 1} places; {len(places)} available")
-        chain = rng.sample(list(places), n + 1)
+        chain = sample_chain(rng, n_range, places, "places")
         premises = []
         for current, nxt in zip(chain, chain[1:], strict=False):
             direction = rng.choice(list(DIRECTIONS))  # nxt lies `direction` of current

@@ -18,8 +18,10 @@ from data.families.base import (
     common_features,
     family_from_functions,
     int_range,
+    link_chain,
     premise_signature,
     relabel,
+    sample_chain,
 )
 
 ATOMS = ("A", "B", "C", "D", "E", "F", "G", "H", "J", "K", "L", "M")
@@ -140,17 +142,9 @@ def sample(
 
     `n_premises` counts connective premises (the fact comes on top).
     """
-    low, high = int_range(n_premises, "n_premises")
-    n = rng.randint(low, high)
-    if n < 1 or n + 1 > len(atoms):
-        raise ValueError(f"n_premises={n} needs {n + 1} atoms; {len(atoms)} available")
-    chain = tuple(rng.sample(list(atoms), n + 1))
-    premises = []
-    for left, right in zip(chain, chain[1:], strict=False):
-        connective = rng.choice(CONNECTIVES)
-        premises.append(
-            (connective, left, right) if rng.random() < 0.5 else (connective, right, left)
-        )
+    n_range = int_range(n_premises, "n_premises")
+    chain = tuple(sample_chain(rng, n_range, atoms, "atoms"))
+    premises = link_chain(rng, chain, CONNECTIVES)
     return PropositionalItem((chain[0], rng.random() < 0.5), tuple(premises), chain)
 
 

@@ -18,6 +18,7 @@ from data.families.base import (
     int_range,
     premise_signature,
     relabel,
+    sample_chain,
     words_of,
 )
 
@@ -125,11 +126,8 @@ def sample(
     shuffle_premises: bool = True,
 ) -> RelationalItem:
     """A random determinate chain: random entities, relations, premise order and question."""
-    low, high = int_range(n_premises, "n_premises")
-    n = rng.randint(low, high)
-    if n < 1 or n + 1 > len(entities):
-        raise ValueError(f"n_premises={n} needs {n + 1} entities; {len(entities)} available")
-    sequence = rng.sample(list(entities), n + 1)
+    n_range = int_range(n_premises, "n_premises")
+    sequence = sample_chain(rng, n_range, entities, "entities")
     premises = []
     for left, right in zip(sequence, sequence[1:], strict=False):
         premises.append(("left", left, right) if rng.random() < 0.5 else ("right", right, left))

@@ -26,8 +26,10 @@ from data.families.base import (
     common_features,
     family_from_functions,
     int_range,
+    link_chain,
     premise_signature,
     relabel,
+    sample_chain,
 )
 
 QUANTIFIERS = ("all", "some", "no", "some_not")
@@ -173,19 +175,11 @@ def sample(
     `valid_probability` balances items with a valid conclusion against "nothing follows" (most
     random chains have none); None samples quantifiers uniformly.
     """
-    low, high = int_range(n_premises, "n_premises")
+    n_range = int_range(n_premises, "n_premises")
     want_valid = None if valid_probability is None else rng.random() < valid_probability
     while True:
-        n = rng.randint(low, high)
-        if n < 1 or n + 1 > len(terms):
-            raise ValueError(f"n_premises={n} needs {n + 1} terms; {len(terms)} available")
-        chain = tuple(rng.sample(list(terms), n + 1))
-        premises = []
-        for left, right in zip(chain, chain[1:], strict=False):
-            quantifier = rng.choice(QUANTIFIERS)
-            premises.append(
-                (quantifier, left, right) if rng.random() < 0.5 else (quantifier, right, left)
-            )
+        chain = tuple(sample_chain(rng, n_range, terms, "terms"))
+        premises = link_chain(rng, chain, QUANTIFIERS)
         item = SyllogismItem(tuple(premises), chain)
         if want_valid is None or (solve(item) != NOTHING) == want_valid:
             return item
