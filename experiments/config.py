@@ -63,11 +63,26 @@ class Strict(BaseModel):
 
 
 class ModelSpec(Strict):
-    """Where a model comes from; a bare string in YAML is shorthand for `source`."""
+    """Where a model comes from and how it runs; a bare string in YAML is shorthand for `source`."""
 
     source: str = Field(
         description="'organism:teacher' or 'organism:base' (the shipped organism), a local "
-        "Hugging Face folder, or a hub name."
+        "Hugging Face folder, or a hub name; default: the hub name of `registry`.",
+    )
+    registry: str | None = Field(
+        None,
+        description="A model of the registry (`mimicry models`): its family's chat template, "
+        "think tags and prompt style are used, and its hub name is the default source.",
+    )
+    traces: Path | None = Field(
+        None,
+        description="Pre-generated traces (JSONL, trace format) copied by the generate stage "
+        "instead of running the model (e.g. DeepSeek-R1 answers from an API).",
+    )
+    activations: bool = Field(
+        True,
+        description="Capture (and probe) this model's activations; false for a model known only "
+        "by its traces (e.g. the 671B DeepSeek-R1 teacher).",
     )
     trust_remote_code: bool = Field(
         False, description="Run the model repository's own code (only for sources you trust)."
@@ -76,11 +91,30 @@ class ModelSpec(Strict):
     dtype: Literal["float32", "bfloat16", "float16"] = Field(
         "float32", description="Weights dtype for generation and capture."
     )
+    device: str = Field(
+        "cpu", description="'cpu', 'cuda', 'cuda:N', or 'auto' (spread over every visible GPU)."
+    )
+    remote: Literal["no", "local", "ndif"] = Field(
+        "no",
+        description="Capture through nnsight remote execution: 'ndif' runs on NDIF (needs "
+        "NDIF_API_KEY; residuals only, no attention entropy), 'local' is its dry run here.",
+    )
 
     @model_validator(mode="before")
     @classmethod
-    def _from_string(cls, value: Any) -> Any:
-        return {"source": value} if isinstance(value, str) else value
+    def _from_string_or_registry(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return {"source": value}
+        if isinstance(value, dict) and value.get("registry") is not None:
+            from experiments.registry import load_registry
+
+            models = load_registry().models
+            name = value["registry"]
+            if name not in models:
+                raise ValueError(f"unknown registry model {name!r} (see `mimicry models`)")
+            if value.get("source") is None:
+                value = {**value, "source": models[name].hub}
+        return value
 
 
 class GeneratedSet(Strict):
@@ -118,7 +152,7 @@ class TasksConfig(Strict):
 
 
 class ModelsConfig(Strict):
-    """The teacher and the student architecture before distillation."""
+    """The teacher, the student architecture before distillation, and published students."""
 
     teacher: ModelSpec = Field(
         default_factory=lambda: ModelSpec(source="organism:teacher"),
@@ -128,6 +162,18 @@ class ModelsConfig(Strict):
         default_factory=lambda: ModelSpec(source="organism:base"),
         description="The student before distillation (also the random-init architecture).",
     )
+    students: dict[str, ModelSpec] = Field(
+        default_factory=dict,
+        description="Already-distilled students (e.g. a published R1-Distill model), studied as "
+        "student_<key> next to the students the run distils itself.",
+    )
+
+    @model_validator(mode="after")
+    def _student_keys_are_names(self) -> ModelsConfig:
+        for key in self.students:
+            if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]*", key):
+                raise ValueError(f"student key {key!r} must be letters, digits, '.', '_' or '-'")
+        return self
 
 
 class GenerateConfig(Strict):
@@ -189,7 +235,9 @@ class CaptureConfig(Strict):
         default_factory=lambda: ["last_prompt", "mean_prompt", "mean_trace", "think_open"],
         description="Token positions whose residual stream is saved.",
     )
-    batch_size: int = Field(16, gt=0, description="Items per forward pass.")
+    batch_size: int = Field(
+        16, ge=0, description="Items per forward pass; 0 chooses it from free GPU memory or RAM."
+    )
     backend: Literal["nnsight", "transformer_lens"] = Field(
         "nnsight", description="Capture backend."
     )
@@ -279,6 +327,17 @@ class RunConfig(Strict):
         default_factory=lambda: list(STAGE_NAMES), description="Stages run, in pipeline order."
     )
 
+    @model_validator(mode="after")
+    def _student_names_unique(self) -> RunConfig:
+        if "distill" in self.stages:
+            clash = sorted(set(self.models.students) & set(self.distill.conditions))
+            if clash:
+                raise ValueError(
+                    f"models.students key {clash[0]!r} is also a distill condition "
+                    "(both would be named student_" + clash[0] + ")"
+                )
+        return self
+
 
 def load_config(path: str | Path) -> RunConfig:
     """Read and validate a YAML run config; raise one-line `InputError`s on any problem."""
@@ -307,6 +366,9 @@ def load_config(path: str | Path) -> RunConfig:
         ) from None
     if config.tasks.items_file is not None and not config.tasks.items_file.is_absolute():
         config.tasks.items_file = (path.parent / config.tasks.items_file).resolve()
+    for spec in (config.models.teacher, config.models.base, *config.models.students.values()):
+        if spec.traces is not None and not spec.traces.is_absolute():
+            spec.traces = (path.parent / spec.traces).resolve()
     return config
 
 

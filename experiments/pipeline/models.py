@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from data.errors import InputError
@@ -22,8 +23,59 @@ RANDOM_INIT_SUFFIX = "__random_init"
 
 
 def student_name(condition: str) -> str:
-    """The model name of the student distilled on one ablation set."""
+    """The model name of a student: distilled on one ablation set, or published (its key)."""
     return f"student_{condition}"
+
+
+def distilled_conditions(config: RunConfig) -> list[str]:
+    """Ablation sets this run distils students on (none when the distill stage is not run)."""
+    return list(config.distill.conditions) if "distill" in config.stages else []
+
+
+def model_specs(config: RunConfig) -> dict[str, ModelSpec]:
+    """Every model of the run by name, with the spec whose loading options apply to it.
+
+    Students the run distils inherit the base's spec (same architecture and tokenizer).
+    """
+    specs = {"teacher": config.models.teacher, "base": config.models.base}
+    for condition in distilled_conditions(config):
+        specs[student_name(condition)] = config.models.base
+    for key, spec in config.models.students.items():
+        specs[student_name(key)] = spec
+    return specs
+
+
+@dataclass(frozen=True)
+class PromptOptions:
+    """How one model is prompted (generation) and read (capture), from its family convention."""
+
+    generate: dict = field(default_factory=dict)
+    capture: dict = field(default_factory=dict)
+
+
+def prompt_options(spec: ModelSpec) -> PromptOptions:
+    """The one mapping from a registry convention to generation and capture options.
+
+    Chat families are prompted through their chat template and read with it; base families get
+    the plain prompt, opened into the think span when the convention says so. Models without a
+    registry name keep the library defaults (the organism's raw prompt and `<think>` tags).
+    """
+    if spec.registry is None:
+        return PromptOptions()
+    from experiments.registry import load_registry
+
+    convention = load_registry().convention_of(spec.registry)
+    tags = {"open_tag": convention.think_open, "close_tag": convention.think_close}
+    think_tags = (convention.think_open, convention.think_close)
+    if convention.chat_template:
+        return PromptOptions(
+            {"prompt_style": "chat", "open_think": False, **tags},
+            {"template": "chat", "think_tags": think_tags},
+        )
+    return PromptOptions(
+        {"prompt_style": "plain", "open_think": convention.prompt_opens_think, **tags},
+        {"template": "raw", "think_tags": think_tags},
+    )
 
 
 def resolve_source(spec: ModelSpec, organism_dir: Path | None = None) -> str | Path:
@@ -67,17 +119,23 @@ def fingerprint(source: str | Path) -> dict | str:
 
 def roles(config: RunConfig) -> dict:
     """The roles file: probes read `teacher`/`base`/`student`; the report reads the rest."""
-    conditions = {c: student_name(c) for c in config.distill.conditions}
-    return {
+    conditions = {c: student_name(c) for c in distilled_conditions(config)}
+    conditions |= {key: student_name(key) for key in config.models.students}
+    captured = [n for n, spec in model_specs(config).items() if spec.activations]
+    result = {
         "teacher": "teacher",
         "base": "base",
-        "student": list(conditions.values()),
+        "student": [n for n in conditions.values() if n in captured],
         "conditions": conditions,
         "random_init": {
             "teacher": "teacher" + RANDOM_INIT_SUFFIX,
             "base": "base" + RANDOM_INIT_SUFFIX,
         },
     }
+    for role in ("teacher", "base"):  # a model known only by its traces has no activations
+        if role not in captured:
+            del result[role], result["random_init"][role]
+    return result
 
 
 def write_roles(run_dir: Path, config: RunConfig) -> Path:

@@ -12,9 +12,12 @@ from pathlib import Path
 from data.errors import InputError
 from experiments.pipeline.models import (
     RANDOM_INIT_SUFFIX,
+    distilled_conditions,
     fingerprint,
     link_activations,
     make_random_init,
+    model_specs,
+    prompt_options,
     resolve_source,
     student_name,
     write_roles,
@@ -27,15 +30,18 @@ def _source(ctx: RunContext, role: str) -> str | Path:
 
 
 def _spec(ctx: RunContext, model: str):
-    """The ModelSpec whose loading options apply to `model` (students inherit the base's)."""
-    return ctx.config.models.teacher if model.startswith("teacher") else ctx.config.models.base
+    """The ModelSpec whose loading options apply to `model` (distilled students: the base's)."""
+    return model_specs(ctx.config)[model.removesuffix(RANDOM_INIT_SUFFIX)]
 
 
 def model_sources(ctx: RunContext) -> dict[str, str | Path]:
-    """Every model of the run that generates traces, by name."""
+    """Every model of the run that has traces, by name."""
+    organism_dir = ctx.extra.get("organism_dir")
     sources = {"teacher": _source(ctx, "teacher"), "base": _source(ctx, "base")}
-    for condition in ctx.config.distill.conditions:
+    for condition in distilled_conditions(ctx.config):
         sources[student_name(condition)] = ctx.run_dir / "students" / condition
+    for key, spec in ctx.config.models.students.items():
+        sources[student_name(key)] = resolve_source(spec, organism_dir)
     return sources
 
 
@@ -83,6 +89,9 @@ def data_stage(ctx: RunContext) -> list[Unit]:
 def _generate_unit(ctx: RunContext, name: str, source, items: Path, out: Path) -> Unit:
     options = ctx.config.generate
     spec = _spec(ctx, name)
+    if spec.traces is not None:
+        return _copy_traces_unit(ctx, name, spec.traces, items, out)
+    prompting = prompt_options(spec).generate
 
     def run(step) -> None:
         from distill.generate import generate
@@ -98,26 +107,38 @@ def _generate_unit(ctx: RunContext, name: str, source, items: Path, out: Path) -
             batch_size=options.batch_size,
             seed=ctx.config.seed,
             backend=options.backend,
+            device=spec.device,
             dtype=spec.dtype,
             trust_remote_code=spec.trust_remote_code,
             on_batch=lambda done, total: step(done, total),
+            **prompting,
         )
 
-    return Unit(
-        name,
-        [fingerprint(source), items, options.model_dump(mode="json"), ctx.config.seed],
-        [out],
-        run,
-        requires=[items],
-    )
+    inputs = [fingerprint(source), items, options.model_dump(mode="json"), ctx.config.seed]
+    if prompting:
+        inputs.append(prompting)
+    return Unit(name, inputs, [out], run, requires=[items])
+
+
+def _copy_traces_unit(ctx: RunContext, name: str, traces: Path, items: Path, out: Path) -> Unit:
+    """Pre-generated traces stand in for generation: the lines of the run's items, renamed."""
+
+    def run(step) -> None:
+        from experiments.pipeline.traces import copy_traces
+
+        copy_traces(traces, items, out, name=name)
+        step()
+
+    return Unit(name, [traces, items], [out], run, requires=[items, traces])
 
 
 def generate_stage(ctx: RunContext) -> list[Unit]:
     items = ctx.run_dir / "items.csv"
     sources = model_sources(ctx)
+    published = [student_name(key) for key in ctx.config.models.students]
     units = [
         _generate_unit(ctx, name, sources[name], items, trace_path(ctx, name))
-        for name in ("teacher", "base")
+        for name in ("teacher", "base", *published)
     ]
     if "distill" in ctx.config.stages or "ablate" in ctx.config.stages:
         units.append(
@@ -137,7 +158,7 @@ def generate_students_stage(ctx: RunContext) -> list[Unit]:
     items = ctx.run_dir / "items.csv"
     sources = model_sources(ctx)
     units = []
-    for condition in ctx.config.distill.conditions:
+    for condition in distilled_conditions(ctx.config):
         name = student_name(condition)
         unit = _generate_unit(ctx, name, sources[name], items, trace_path(ctx, name))
         unit.requires = [items, sources[name]]
@@ -175,6 +196,7 @@ def ablate_stage(ctx: RunContext) -> list[Unit]:
 def distill_stage(ctx: RunContext) -> list[Unit]:
     options = ctx.config.distill
     base = _source(ctx, "base")
+    prompting = prompt_options(ctx.config.models.base).generate
     units = []
     for condition in options.conditions:
         data_dir = ctx.run_dir / "ablations" / condition
@@ -196,6 +218,7 @@ def distill_stage(ctx: RunContext) -> list[Unit]:
                 save_steps=options.save_steps,
                 seed=ctx.config.seed,
                 trust_remote_code=ctx.config.models.base.trust_remote_code,
+                prompt_style=prompting.get("prompt_style", "auto"),
                 callbacks=[_checkpoint_callback(step)],
             )
 
@@ -280,6 +303,7 @@ def _capture_unit(ctx: RunContext, name: str, source, spec) -> Unit:
     items = ctx.run_dir / "items.csv"
     traces = trace_path(ctx, options.traces_from) if options.traces_from else None
     out = ctx.run_dir / "activations" / name
+    reading = prompt_options(spec).capture
 
     def run(step) -> None:
         from probes.capture import capture
@@ -296,18 +320,24 @@ def _capture_unit(ctx: RunContext, name: str, source, spec) -> Unit:
             batch_size=options.batch_size,
             shard_size=options.shard_size,
             dtype=spec.dtype,
+            device=spec.device,
+            remote=spec.remote,
             trust_remote_code=spec.trust_remote_code,
             revision=spec.revision,
             entropy=options.entropy,
             on_shard=lambda done, total: step(done + 1, total),
+            **reading,
         )
 
     outputs = [out / "manifest.json"]
-    if options.entropy:
+    if options.entropy and spec.remote == "no":  # remote runs capture residuals only
         outputs.append(ctx.run_dir / "entropy" / f"{name}.csv")
+    inputs = [fingerprint(source), items, traces, options.model_dump(mode="json")]
+    if reading or spec.remote != "no" or spec.device != "cpu":
+        inputs.append({**reading, "remote": spec.remote, "device": spec.device})
     return Unit(
         name,
-        [fingerprint(source), items, traces, options.model_dump(mode="json")],
+        inputs,
         outputs,
         run,
         requires=[items, *([traces] if traces else [])],
@@ -316,13 +346,19 @@ def _capture_unit(ctx: RunContext, name: str, source, spec) -> Unit:
 
 def capture_stage(ctx: RunContext) -> list[Unit]:
     sources = model_sources(ctx)
-    units = [_capture_unit(ctx, name, src, _spec(ctx, name)) for name, src in sources.items()]
+    captured = [name for name in sources if _spec(ctx, name).activations]
+    units = [_capture_unit(ctx, name, sources[name], _spec(ctx, name)) for name in captured]
     if not ctx.config.capture.random_init_baseline:
         return units
     for role in ("teacher", "base"):
+        if role not in captured:
+            continue
         name = role + RANDOM_INIT_SUFFIX
         folder = ctx.run_dir / "models" / name
+        # a random-init copy is a local folder: NDIF cannot run it, this machine can
         spec = getattr(ctx.config.models, role)
+        if spec.remote == "ndif":
+            spec = spec.model_copy(update={"remote": "no"})
         unit = _capture_unit(ctx, name, folder, spec)
         capture_run = unit.run
 
@@ -338,8 +374,9 @@ def capture_stage(ctx: RunContext) -> list[Unit]:
         unit.inputs = [fingerprint(sources[role]), *unit.inputs[1:], ctx.config.seed]
         unit.run = run
         units.append(unit)
-    for condition in ctx.config.distill.conditions:
-        name = student_name(condition) + RANDOM_INIT_SUFFIX
+    students = [n for n in captured if n.startswith("student_")]
+    for student in students if "base" in captured else ():
+        name = student + RANDOM_INIT_SUFFIX
         shared = ctx.run_dir / "activations" / ("base" + RANDOM_INIT_SUFFIX)
         target = ctx.run_dir / "activations" / name
         units.append(

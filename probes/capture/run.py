@@ -117,6 +117,14 @@ def _check_remote(remote: str, backend: str) -> None:
             )
 
 
+def input_device(device: str) -> str:
+    """Where batches go: `auto` spreads the layers over the GPUs (accelerate moves activations
+    between them) and takes its inputs on the first one, or stays on the CPU without a GPU."""
+    if device != "auto":
+        return device
+    return "cuda:0" if torch.cuda.is_available() else "cpu"
+
+
 def _resolve_entropy_method(method: str, device: str, backend: str) -> str:
     if backend == "transformer_lens":
         return "eager"
@@ -263,7 +271,9 @@ def capture(
     architecture = architecture_for_config(config, source=str(model))
     _check_remote(remote, backend)
     entropy = entropy and remote == "no"
-    method = _resolve_entropy_method(entropy_method, device, backend) if entropy else None
+    method = (
+        _resolve_entropy_method(entropy_method, input_device(device), backend) if entropy else None
+    )
 
     items_df = _read_items(items_path)
     tokenizer = load_tokenizer(model, trust_remote_code=trust_remote_code, revision=revision)
@@ -298,7 +308,7 @@ def capture(
             d_model=config.hidden_size,
             n_layers=config.num_hidden_layers,
             dtype=resolve_dtype(dtype),
-            device=device,
+            device=input_device(device),
         )
     options = {
         "format": FORMAT_VERSION,
@@ -359,7 +369,13 @@ def capture(
             continue
         shard = encoded[index * shard_size : (index + 1) * shard_size]
         tensors = _capture_shard(
-            engine, shard, positions, tokenizer.pad_token_id, device, batch_used, on_batch
+            engine,
+            shard,
+            positions,
+            tokenizer.pad_token_id,
+            input_device(device),
+            batch_used,
+            on_batch,
         )
         store.write(index, tensors, [e.item_id for e in shard])
         if on_shard is not None:
