@@ -12,7 +12,7 @@ import json
 import os
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -101,6 +101,22 @@ def hash_inputs(*parts: Any) -> str:
             digest.update(json.dumps(part, sort_keys=True, default=str).encode())
         digest.update(b"\x00")
     return digest.hexdigest()
+
+
+def model_fingerprint(source: str | Path, *, ignore: Collection[str] = ()) -> dict:
+    """Cheap identity of a model for an input hash: a local folder by its top-level files' names,
+    sizes and mtimes (hashing weights by content would read gigabytes at every check), anything
+    else by name. `ignore`: file names left out (a folder's own stamp, for instance)."""
+    path = Path(source)
+    if not path.is_dir():
+        return {"name": str(source)}
+    return {
+        "files": sorted(
+            (p.name, p.stat().st_size, int(p.stat().st_mtime))
+            for p in path.iterdir()
+            if p.is_file() and p.name not in ignore
+        )
+    }
 
 
 def _update_with_file(digest: Any, path: Path) -> None:

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from data.errors import InputError
 from data.exclusions import Exclusions
-from data.fileio import hash_inputs, write_json
+from data.fileio import hash_inputs, model_fingerprint, write_json
 from data.reasoning import answers_match, split_generation
 
 STAGE = "generate"
@@ -75,20 +75,6 @@ def _side_paths(out: Path) -> tuple[Path, Path]:
     return out.with_name(f".{out.name}.partial"), out.with_name(f".{out.name}.progress.json")
 
 
-def _model_fingerprint(model_path) -> dict:
-    """Cheap identity of a model folder (file names, sizes, mtimes), or the hub name."""
-    path = Path(model_path)
-    if not path.is_dir():
-        return {"name": str(model_path)}
-    return {
-        "files": sorted(
-            (p.name, p.stat().st_size, int(p.stat().st_mtime))
-            for p in path.iterdir()
-            if p.is_file()
-        )
-    }
-
-
 def generate(
     model_path,
     items_path,
@@ -136,7 +122,7 @@ def generate(
     out = Path(out_path)
     items = read_items(items_path)
     partial, progress_file = _side_paths(out)
-    inputs_hash = hash_inputs(Path(items_path), _model_fingerprint(model_path), options.__dict__)
+    inputs_hash = hash_inputs(Path(items_path), model_fingerprint(model_path), options.__dict__)
     progress = _read_progress(progress_file)
     summary = GenerateSummary(out_path=out)
     if out.is_file() and progress.get("hash") == inputs_hash and progress.get("complete"):

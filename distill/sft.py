@@ -17,7 +17,15 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from data.errors import InputError
-from data.fileio import STAMP_NAME, atomic_file, hash_inputs, is_fresh, write_json, write_stamp
+from data.fileio import (
+    STAMP_NAME,
+    atomic_file,
+    hash_inputs,
+    is_fresh,
+    model_fingerprint,
+    write_json,
+    write_stamp,
+)
 from data.textfile import parse_json_object
 
 CHECKPOINT_DIR = ".checkpoints"
@@ -96,19 +104,6 @@ def read_sft_examples(path: Path) -> list[dict]:
 def _train_file(data) -> Path:
     data = Path(data)
     return data / "train.jsonl" if data.is_dir() else data
-
-
-def _model_fingerprint(path) -> dict:
-    local = Path(path)
-    if not local.is_dir():
-        return {"name": str(path)}
-    return {
-        "files": sorted(
-            (p.name, p.stat().st_size, int(p.stat().st_mtime))
-            for p in local.iterdir()
-            if p.is_file() and p.name != STAMP_NAME
-        )
-    }
 
 
 def to_dataset_rows(
@@ -208,7 +203,9 @@ def train_student(
     train_file = _train_file(data)
     rows = read_sft_examples(train_file)
     out = Path(out_dir)
-    inputs_hash = hash_inputs(train_file, _model_fingerprint(student), asdict(options))
+    inputs_hash = hash_inputs(
+        train_file, model_fingerprint(student, ignore={STAMP_NAME}), asdict(options)
+    )
     summary = TrainSummary(out_dir=out, n_examples=len(rows))
     if is_fresh(out, inputs_hash):
         summary.skipped = True
