@@ -31,6 +31,13 @@ def with_ci(estimate, low, high, digits: int = 2) -> str:
     return f"{num(estimate, digits)} [{num(low, digits)}, {num(high, digits)}]"
 
 
+def ci_column(
+    frame: pd.DataFrame, estimate: str, low: str, high: str, digits: int = 2
+) -> list[str]:
+    """One `with_ci` cell per row of `frame`, from its estimate and CI-bound columns."""
+    return [with_ci(*v, digits=digits) for v in frame[[estimate, low, high]].to_numpy()]
+
+
 def p_value(value) -> str:
     """p with three decimals, `<0.001` below that."""
     try:

@@ -15,7 +15,7 @@ from data.exclusions import Exclusions
 from experiments.report import figures
 from experiments.report.collect import RunTables
 from experiments.report.entropy import entropy_vs_difficulty
-from experiments.report.formatting import num, p_value, with_ci
+from experiments.report.formatting import ci_column, num, p_value, with_ci
 
 
 @dataclass
@@ -129,22 +129,15 @@ def behaviour(tables: RunTables, colours: dict) -> Section:
                         "model": s["model"],
                         "tasks": s["n_tasks"],
                         "items": s["n_items"],
-                        "r̄ [95% CI]": [
-                            with_ci(*v)
-                            for v in s[["r_bar", "r_bar_ci_low", "r_bar_ci_high"]].to_numpy()
-                        ],
+                        "r̄ [95% CI]": ci_column(s, "r_bar", "r_bar_ci_low", "r_bar_ci_high"),
                         "p(r̄)": s["r_bar_p"].map(p_value),
-                        "pooled r [95% CI]": [
-                            with_ci(*v)
-                            for v in s[["pooled_r", "pooled_ci_low", "pooled_ci_high"]].to_numpy()
-                        ],
+                        "pooled r [95% CI]": ci_column(
+                            s, "pooled_r", "pooled_ci_low", "pooled_ci_high"
+                        ),
                         "p(pooled)": s["pooled_p"].map(p_value),
-                        "correct-only r [95% CI]": [
-                            with_ci(*v)
-                            for v in s[
-                                ["correct_only_r", "correct_only_ci_low", "correct_only_ci_high"]
-                            ].to_numpy()
-                        ],
+                        "correct-only r [95% CI]": ci_column(
+                            s, "correct_only_r", "correct_only_ci_low", "correct_only_ci_high"
+                        ),
                         "p(correct-only)": s["correct_only_p"].map(p_value),
                     }
                 ).sort_values("model", key=lambda c: c.map(figures.model_order)),
@@ -162,9 +155,7 @@ def behaviour(tables: RunTables, colours: dict) -> Section:
                     "task": a["task"],
                     "n": a["n"],
                     "mean cost": a["mean_cost"].map(lambda v: num(v, 1)),
-                    "Pearson r [95% CI]": [
-                        with_ci(*v) for v in a[["pearson_r", "r_ci_low", "r_ci_high"]].to_numpy()
-                    ],
+                    "Pearson r [95% CI]": ci_column(a, "pearson_r", "r_ci_low", "r_ci_high"),
                     "p": a["p_value"].map(p_value),
                     "Spearman ρ": a["spearman_rho"].map(lambda v: num(v, 2)),
                     "accuracy": a["accuracy"].map(lambda v: num(v, 2)),
@@ -204,17 +195,11 @@ def behaviour(tables: RunTables, colours: dict) -> Section:
                         "base": t["base"],
                         "task": t["task"],
                         "n": t["n"],
-                        "Δr [95% CI]": [
-                            with_ci(*v)
-                            for v in t[["delta_r", "delta_r_ci_low", "delta_r_ci_high"]].to_numpy()
-                        ],
+                        "Δr [95% CI]": ci_column(t, "delta_r", "delta_r_ci_low", "delta_r_ci_high"),
                         "p": t["delta_r_p"].map(p_value),
-                        "Δaccuracy [95% CI]": [
-                            with_ci(*v)
-                            for v in t[
-                                ["delta_acc", "delta_acc_ci_low", "delta_acc_ci_high"]
-                            ].to_numpy()
-                        ],
+                        "Δaccuracy [95% CI]": ci_column(
+                            t, "delta_acc", "delta_acc_ci_low", "delta_acc_ci_high"
+                        ),
                     }
                 ),
             )
@@ -332,9 +317,7 @@ def probes_section(tables: RunTables, colours: dict) -> Section:
                     "layer": best["layer"].map(lambda v: num(v, 0)),
                     "rel. depth": best["rel_depth"].map(lambda v: num(v, 2)),
                     "metric": best.get("metric", ""),
-                    "score [95% CI]": [
-                        with_ci(*v) for v in best[["score", "ci_low", "ci_high"]].to_numpy()
-                    ],
+                    "score [95% CI]": ci_column(best, "score", "ci_low", "ci_high"),
                     "control": best["control_score"].map(lambda v: num(v, 2)),
                     "selectivity": best["selectivity"].map(lambda v: num(v, 2)),
                     "p": best["p_value"].map(p_value),
@@ -357,9 +340,7 @@ def probes_section(tables: RunTables, colours: dict) -> Section:
                         "model": surface["model"],
                         "position": surface["position"].fillna("all"),
                         "metric": surface.get("metric", ""),
-                        "score [95% CI]": [
-                            with_ci(*v) for v in surface[["score", "ci_low", "ci_high"]].to_numpy()
-                        ],
+                        "score [95% CI]": ci_column(surface, "score", "ci_low", "ci_high"),
                         "p": surface["p_value"].map(p_value),
                         "n": surface["n_items"],
                     }
@@ -427,9 +408,7 @@ def entropy_section(
                     "region": main["region"],
                     "layer": main["layer"],
                     "n": main["n"],
-                    "r [95% CI]": [
-                        with_ci(*v) for v in main[["r", "ci_low", "ci_high"]].to_numpy()
-                    ],
+                    "r [95% CI]": ci_column(main, "r", "ci_low", "ci_high"),
                     "p": main["p_value"].map(p_value),
                 }
             ),
@@ -715,20 +694,14 @@ def steer_section(tables: RunTables, colours: dict) -> Section:
                 "α": steer["alpha"].map(lambda v: f"{v:g}"),
                 "n": steer["n_items"],
                 "mean length": steer["mean_length"].map(lambda v: num(v, 1)),
-                "Δlength vs α=0 [95% CI]": [
-                    with_ci(*v, digits=1)
-                    for v in steer[
-                        ["delta_length", "delta_length_ci_low", "delta_length_ci_high"]
-                    ].to_numpy()
-                ],
+                "Δlength vs α=0 [95% CI]": ci_column(
+                    steer, "delta_length", "delta_length_ci_low", "delta_length_ci_high", digits=1
+                ),
                 "p(Δlength)": steer["delta_length_p"].map(p_value),
                 "accuracy": steer["accuracy"].map(lambda v: num(v, 2)),
-                "Δaccuracy [95% CI]": [
-                    with_ci(*v)
-                    for v in steer[
-                        ["delta_acc", "delta_acc_ci_low", "delta_acc_ci_high"]
-                    ].to_numpy()
-                ],
+                "Δaccuracy [95% CI]": ci_column(
+                    steer, "delta_acc", "delta_acc_ci_low", "delta_acc_ci_high"
+                ),
                 "p(Δacc)": steer["delta_acc_p"].map(p_value),
                 "parse failures": steer.get("n_parse_failed", ""),
             }
