@@ -44,8 +44,9 @@ def test_shipped_weights_are_small_safetensors_folders():
 
 @pytest.mark.xfail(
     strict=True,
-    reason="shipped weights (seed 0, 30 min on a contended CPU) reach r=0.76 but accuracy 0.385; "
-    "the recipe needs a larger budget to reach the 0.9 accuracy target (see TRAINING.md)",
+    reason="shipped weights (seed 0, 4 layers d_model 128, 3500 SFT + 20 GRPO steps, 21 min on a "
+    "shared CPU) reach r=0.82 but accuracy 0.565 (cardinal 0.14, relational 0.48); the copy "
+    "circuit formed late (step ~900), so the 0.9 target needs a longer SFT run (see TRAINING.md)",
 )
 def test_teacher_is_accurate_and_its_reasoning_length_follows_the_work(heldout):
     torch.set_num_threads(2)
