@@ -26,7 +26,7 @@ from data.fileio import (
     write_json,
     write_stamp,
 )
-from data.textfile import parse_json_object
+from data.textfile import parse_json_object, read_utf8
 
 CHECKPOINT_DIR = ".checkpoints"
 LOG_NAME = "training_log.csv"
@@ -87,7 +87,7 @@ def read_sft_examples(path: Path) -> list[dict]:
     if not path.is_file():
         raise InputError("training file not found (expected DIR/<set>/train.jsonl)", file=path)
     rows = []
-    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+    for number, line in enumerate(read_utf8(path).splitlines(), start=1):
         if not line.strip():
             continue
         obj = parse_json_object(line, path, number)

@@ -205,3 +205,28 @@ def test_chat_template_student_round_trip(tmp_path):
     traces = [json.loads(line) for line in (tmp_path / "traces.jsonl").read_text().splitlines()]
     assert summary.n_parsed == 3 and all(t["finished"] and t["answer"] == "done" for t in traces)
     assert all(t["reasoning"].startswith("step ") for t in traces)
+
+
+def test_non_utf8_training_file_is_one_line_exit_2(tmp_path, capsys):
+    from experiments.cli import run
+
+    data = tmp_path / "set"
+    data.mkdir()
+    (data / "train.jsonl").write_bytes(
+        b'{"item_id": "a", "prompt": "p", "completion": "caf\xe9"}\n'
+    )
+    code = run(
+        [
+            "distill",
+            "--student",
+            str(tmp_path / "none"),
+            "--data",
+            str(data),
+            "--out",
+            str(tmp_path / "s"),
+        ]
+    )
+    assert code == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "train.jsonl" in err[0] and "UTF-8" in err[0]
+    assert not (tmp_path / "s").exists()
