@@ -5,6 +5,8 @@ structured item of its family (so the prompt is rendered by the same template th
 use), marks each trial correct or not, and aggregates per item: median RT of correct trials,
 accuracy and number of people. The rules are in `data/builtin/AGGREGATION.md`; every excluded
 trial or item is counted in an `Exclusions` ledger (stage `data`), never dropped silently.
+ConceptARC (optional, not in any default task list) ships item-level norms only: its rows come
+from `data.families.conceptarc.builtin_rows`, not from trials.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ import pandas as pd
 
 from data.errors import InputError
 from data.exclusions import Exclusions
-from data.families import cardinal, propositional, relational, syllogistic
+from data.families import cardinal, conceptarc, propositional, relational, syllogistic
 from data.generators import item_rows
 from data.items import validate_items
 
@@ -41,14 +43,19 @@ class Trial:
 
 @dataclass(frozen=True)
 class TaskSpec:
-    """A built-in task: its family, difficulty norm, source file and trial parser."""
+    """A built-in task: its family, difficulty norm, source file and trial parser.
+
+    `item_rows` replaces `file` + `parse` for datasets with item-level norms only (no trials):
+    it returns the item-table rows, norms included, and counts exclusions in the ledger.
+    """
 
     name: str
     family: str
     norm: str  # "rt" or "acc"
     file: str
     source: str
-    parse: Callable[[pd.DataFrame, Exclusions], dict[str, tuple[Any, list[Trial]]]]
+    parse: Callable[[pd.DataFrame, Exclusions], dict[str, tuple[Any, list[Trial]]]] | None
+    item_rows: Callable[[Exclusions], list[dict[str, Any]]] | None = None
 
 
 def builtin_file(name: str) -> Any:
@@ -243,6 +250,15 @@ TASKS: dict[str, TaskSpec] = {
             "ccobra propositional data.csv",
             _parse_propositional,
         ),
+        TaskSpec(
+            conceptarc.TASK_NAME,
+            conceptarc.FAMILY_NAME,
+            "acc",
+            f"conceptarc/{conceptarc.HUMAN_FILE}",
+            "ConceptARC data.xlsx Human Performance + 176 task files",
+            None,
+            item_rows=conceptarc.builtin_rows,
+        ),
     )
 }
 
@@ -293,9 +309,12 @@ def _load(name: str) -> tuple[pd.DataFrame, Exclusions]:
         known = ", ".join(TASKS)
         raise InputError(f"unknown task {name!r} (built-in tasks: {known})", field="task")
     spec = TASKS[name]
+    ledger = Exclusions()
+    if spec.item_rows is not None:
+        table = pd.DataFrame(spec.item_rows(ledger))
+        return validate_items(table, source=f"builtin:{name}"), ledger
     with builtin_file(spec.file).open("r", encoding="utf-8") as handle:
         frame = pd.read_csv(handle)
-    ledger = Exclusions()
     parsed = spec.parse(frame, ledger)
     ids = list(parsed)
     rows = item_rows(spec.family, [parsed[i][0] for i in ids], ids, name)

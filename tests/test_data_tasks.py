@@ -55,6 +55,7 @@ def test_shipped_files_and_counts():
         "cardinal_directions": 56,
         "syllogisms": 64,
         "propositional": 16,
+        "conceptarc": 528,
     }
     reasons = {r["reason"]: r["n"] for r in task_exclusions("relational_4ps").rows()}
     assert reasons["item_premises_not_a_chain"] == 4

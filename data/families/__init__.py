@@ -3,6 +3,10 @@ surface features and a random generator each. Built-in human items and generated
 are rendered by the same family code, so they share templates, vocabulary and features.
 
 Use `get_family(name)`; `FAMILIES` maps names to `Family` records.
+
+`conceptarc` (ARC grid puzzles, the optional built-in task of the same name) is a built-in-only
+family: it has no generator and no derivation, so it has no `Family` record and is not in
+`FAMILIES` (the families `data.generators.families()` can generate).
 """
 
 from __future__ import annotations
