@@ -81,11 +81,60 @@ def generate_texts(
                 do_sample=False,
                 pad_token_id=tokenizer.pad_token_id,
             )
-        for row in out[:, batch["input_ids"].shape[1] :].tolist():
-            if tokenizer.eos_token_id in row:
-                row = row[: row.index(tokenizer.eos_token_id)]
-            row = [t for t in row if t != tokenizer.pad_token_id]
-            texts.append(tokenizer.decode(row, skip_special_tokens=False))
+        texts += _cut_at_eos(out[:, batch["input_ids"].shape[1] :].tolist(), tokenizer)
+    return texts
+
+
+def _cut_at_eos(rows: list[list[int]], tokenizer) -> list[str]:
+    texts = []
+    for row in rows:
+        if tokenizer.eos_token_id in row:
+            row = row[: row.index(tokenizer.eos_token_id)]
+        row = [t for t in row if t != tokenizer.pad_token_id]
+        texts.append(tokenizer.decode(row, skip_special_tokens=False))
+    return texts
+
+
+def generate_texts_nnsight(
+    lm,
+    tokenizer,
+    prompts: Sequence[str],
+    *,
+    layers_path: str,
+    block_index: int,
+    vector: Float[Tensor, " d_model"],
+    max_new_tokens: int,
+    batch_size: int = 16,
+    remote: bool | str = False,
+) -> list[str]:
+    """Greedy steered continuations through nnsight, so the same code runs here, through
+    nnsight's remote serialisation (`remote="local"`), or on NDIF (`remote=True`).
+
+    At every generation step the vector is added to the block's output and the greedy token is
+    read as the argmax of the last position's logits (what `generate(do_sample=False)` picks);
+    continuations are cut at eos as in `generate_texts`.
+    """
+    import nnsight
+
+    texts = []
+    for start in range(0, len(prompts), batch_size):
+        batch = tokenizer(
+            list(prompts[start : start + batch_size]), return_tensors="pt", padding=True
+        )
+        with lm.generate(
+            input_ids=batch["input_ids"],
+            attention_mask=batch["attention_mask"],
+            max_new_tokens=max_new_tokens,
+            do_sample=False,
+            pad_token_id=tokenizer.pad_token_id,
+            remote=remote,
+        ) as tracer:
+            block = resolve_path(lm, layers_path)[block_index]
+            tokens = nnsight.save([])
+            for _ in tracer.all():
+                block.output[:] += vector
+                tokens.append(lm.lm_head.output[:, -1].argmax(-1))
+        texts += _cut_at_eos(torch.stack(list(tokens), 1).tolist(), tokenizer)
     return texts
 
 
@@ -124,6 +173,52 @@ def _direction(run: Path, name: str, position: str, layer: int, items_path: Path
     return found["direction"][layer], float(found["resid_norm"][layer])
 
 
+REMOTE_MODES = {"no": False, "local": "local", "ndif": True}
+
+
+def _steered_generator(model_path, tokenizer, layer: int, remote: str, trust_remote_code: bool):
+    """A function (prompts, vector, max_new_tokens) -> texts for the chosen execution mode."""
+    from probes.loading import load_causal_lm
+
+    if remote not in REMOTE_MODES:
+        raise InputError(
+            f"unknown remote mode {remote!r}; choose from {', '.join(REMOTE_MODES)}", field="remote"
+        )
+    if remote == "no":
+        model = load_causal_lm(model_path, trust_remote_code=trust_remote_code)
+
+        def local(prompts, vector, max_new_tokens):
+            with steering(model, layer, vector):
+                return generate_texts(model, tokenizer, prompts, max_new_tokens=max_new_tokens)
+
+        return local
+    import nnsight
+
+    if remote == "ndif":
+        lm = nnsight.LanguageModel(str(model_path), tokenizer=tokenizer)
+    else:
+        model = load_causal_lm(model_path, trust_remote_code=trust_remote_code)
+        lm = nnsight.TransformersModel(model, tokenizer=tokenizer)
+    architecture = validate_architecture(lm._module)
+    n_blocks = len(resolve_path(lm._module, architecture.layers))
+    if not 1 <= layer <= n_blocks:
+        raise InputError(f"layer must be in 1..{n_blocks}, got {layer}", field="layer")
+
+    def through_nnsight(prompts, vector, max_new_tokens):
+        return generate_texts_nnsight(
+            lm,
+            tokenizer,
+            prompts,
+            layers_path=architecture.layers,
+            block_index=layer - 1,
+            vector=vector,
+            max_new_tokens=max_new_tokens,
+            remote=REMOTE_MODES[remote],
+        )
+
+    return through_nnsight
+
+
 def steer_run(
     model_path: str | Path,
     run: str | Path,
@@ -139,9 +234,15 @@ def steer_run(
     n_boot: int = 1000,
     seed: int = 0,
     trust_remote_code: bool = False,
+    remote: str = "no",
 ) -> Path:
-    """Generate under each alpha and write steer.csv (+ steer_generations.csv beside it)."""
-    from probes.loading import load_causal_lm, load_tokenizer
+    """Generate under each alpha and write steer.csv (+ steer_generations.csv beside it).
+
+    `remote`: "no" (forward hook and HF generate here), "local" (nnsight, through its remote
+    serialisation, run here: the dry run of NDIF) or "ndif" (nnsight on NDIF; the weights never
+    load here; needs NDIF_API_KEY).
+    """
+    from probes.loading import load_tokenizer
     from probes.probing.run_reader import read_item_table
 
     run = Path(run)
@@ -154,17 +255,16 @@ def steer_run(
     if limit is not None:
         items = items.head(limit)
     direction, resid_norm = _direction(run, name, position, layer, items_path)
-    model = load_causal_lm(model_path, trust_remote_code=trust_remote_code)
     tokenizer = load_tokenizer(model_path, trust_remote_code=trust_remote_code)
+    generate_steered = _steered_generator(model_path, tokenizer, layer, remote, trust_remote_code)
     unit = torch.tensor(direction, dtype=torch.float32)
     per_alpha = {}
     generations = []
     exclusions = Exclusions()
     for alpha in alphas:
-        with steering(model, layer, alpha * resid_norm * unit):
-            texts = generate_texts(
-                model, tokenizer, items["prompt"].tolist(), max_new_tokens=max_new_tokens
-            )
+        texts = generate_steered(
+            items["prompt"].tolist(), alpha * resid_norm * unit, max_new_tokens
+        )
         parsed = [split_generation(t) for t in texts]
         lengths = np.array(
             [len(tokenizer(p.reasoning, add_special_tokens=False)["input_ids"]) for p in parsed]

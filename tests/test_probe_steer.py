@@ -112,3 +112,73 @@ def test_cli_steer_writes_csv(tiny_model_factory, tmp_path, capsys):
         ]
     )
     assert bad == 2 and "layer" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("arch", ["qwen2", "llama"])
+def test_nnsight_steering_equals_the_hook_locally_and_through_remote_serialisation(
+    tiny_model_factory, arch
+):
+    import nnsight
+
+    from probes.steer import generate_texts_nnsight
+
+    path = tiny_model_factory(arch)
+    model, tokenizer = load_causal_lm(path), load_tokenizer(path)
+    lm = nnsight.TransformersModel(model, tokenizer=tokenizer)
+    direction = torch.randn(model.config.hidden_size, generator=torch.Generator().manual_seed(3))
+    for scale in (0.0, 0.5, 50.0):
+        vector = scale * direction / direction.norm()
+        with steering(model, 2, vector):
+            hooked = generate_texts(model, tokenizer, PROMPTS, max_new_tokens=8)
+        for remote in (False, "local"):
+            steered = generate_texts_nnsight(
+                lm,
+                tokenizer,
+                PROMPTS,
+                layers_path="model.layers",
+                block_index=1,
+                vector=vector,
+                max_new_tokens=8,
+                remote=remote,
+            )
+            assert steered == hooked, (scale, remote)
+
+
+def test_steer_run_remote_local_writes_the_same_table(tiny_model_factory, tmp_path):
+    from probes.steer import steer_run
+
+    path = tiny_model_factory("qwen2")
+    run = tmp_path / "run"
+    run.mkdir()
+    pd.DataFrame(
+        {
+            "item_id": ["a", "b", "c"],
+            "task": ["t"] * 3,
+            "prompt": PROMPTS,
+            "answer": ["yes", "no", "yes"],
+        }
+    ).to_csv(run / "items.csv", index=False)
+    d_model = json.loads((path / "config.json").read_text())["hidden_size"]
+    direction = np.zeros((3, d_model), dtype=np.float32)
+    direction[:, 1] = 1.0
+    save_directions(
+        run / "probes" / "directions" / "m" / "last_prompt.safetensors",
+        {"direction": direction, "resid_norm": np.full(3, 5.0, dtype=np.float32)},
+    )
+    tables = [
+        pd.read_csv(
+            steer_run(
+                path,
+                run,
+                layer=2,
+                alphas=[-2, 2],
+                name="m",
+                max_new_tokens=6,
+                n_boot=50,
+                out_path=tmp_path / f"{mode}.csv",
+                remote=mode,
+            )
+        )
+        for mode in ("no", "local")
+    ]
+    pd.testing.assert_frame_equal(tables[0], tables[1])

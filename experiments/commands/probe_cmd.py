@@ -120,6 +120,11 @@ def steer(
     n_boot: int = typer.Option(1000, help="Bootstrap resamples for the paired CIs."),
     seed: int = typer.Option(0, help="Seed for the bootstrap."),
     trust_remote_code: bool = typer.Option(False, help="Allow custom model code."),
+    remote: str = typer.Option(
+        "no",
+        help="no: hook + HF generate here; local: nnsight through its remote serialisation, run "
+        "here (dry run of NDIF); ndif: nnsight on NDIF (needs NDIF_API_KEY).",
+    ),
 ) -> None:
     """Add alpha x the difficulty direction at one layer and measure reasoning length and accuracy."""
     from probes.steer import steer_run
@@ -139,6 +144,7 @@ def steer(
         n_boot=n_boot,
         seed=seed,
         trust_remote_code=trust_remote_code,
+        remote=remote,
     )
     print(f"wrote {path}")
 
