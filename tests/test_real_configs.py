@@ -155,7 +155,7 @@ def _run_reduced(
     return reduced
 
 
-@pytest.mark.parametrize("name", ["r1-distill-qwen-1.5b", "r1-distill-llama-8b"])
+@pytest.mark.parametrize("name", [n for n in REAL if n.startswith("r1-")])
 def test_real_config_runs_reduced_on_cpu(name, tiny_like, tmp_path):
     run_dir = tmp_path / "run"
     config = _run_reduced(_load(name), tiny_like, run_dir)
@@ -221,3 +221,19 @@ def test_remote_local_capture_in_a_config(tiny_like, tmp_path):
         assert resid.shape[0] == manifest["n_items"] > 0 and np.isfinite(resid).all()
     teacher = json.loads((run_dir / "activations" / "teacher" / "manifest.json").read_text())
     assert teacher["template"] == "chat" and teacher["think_tags"] == ["<think>", "</think>"]
+
+
+def test_sky_t1_config_runs_reduced_with_a_loadable_teacher(tiny_like, tmp_path):
+    """QwQ-32B fits one GPU, so this triple captures the teacher too; Sky-T1 has its own tags."""
+    run_dir = tmp_path / "run"
+    config = _run_reduced(_load("sky-t1-32b"), tiny_like, run_dir)
+    student = f"student_{next(iter(config.models.students))}"
+    summary = pd.read_csv(run_dir / "behaviour" / "summary.csv")
+    assert {"teacher", "base", student} <= set(summary["model"])
+    teacher = json.loads((run_dir / "activations" / "teacher" / "manifest.json").read_text())
+    assert teacher["template"] == "chat" and teacher["think_tags"] == ["<think>", "</think>"]
+    sky = json.loads((run_dir / "activations" / student / "manifest.json").read_text())
+    assert sky["think_tags"] == ["<|begin_of_thought|>", "<|end_of_thought|>"]
+    probes = pd.read_csv(run_dir / "probes" / "probes.csv")
+    assert {"teacher", "base", student} <= set(probes["model"])
+    assert (run_dir / "report" / "index.html").is_file()
