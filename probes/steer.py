@@ -66,13 +66,22 @@ def steering(model, layer: int, vector: Float[Tensor, " d_model"]):
 
 
 def generate_texts(
-    model, tokenizer, prompts: Sequence[str], *, max_new_tokens: int, batch_size: int = 16
+    model,
+    tokenizer,
+    prompts: Sequence[str],
+    *,
+    max_new_tokens: int,
+    batch_size: int = 16,
+    add_special_tokens: bool = True,
 ) -> list[str]:
     """Greedy continuations (new tokens only, cut at eos, pads removed)."""
     texts = []
     for start in range(0, len(prompts), batch_size):
         batch = tokenizer(
-            list(prompts[start : start + batch_size]), return_tensors="pt", padding=True
+            list(prompts[start : start + batch_size]),
+            return_tensors="pt",
+            padding=True,
+            add_special_tokens=add_special_tokens,
         )
         with torch.no_grad():
             out = model.generate(
@@ -106,6 +115,7 @@ def generate_texts_nnsight(
     max_new_tokens: int,
     batch_size: int = 16,
     remote: bool | str = False,
+    add_special_tokens: bool = True,
 ) -> list[str]:
     """Greedy steered continuations through nnsight, so the same code runs here, through
     nnsight's remote serialisation (`remote="local"`), or on NDIF (`remote=True`).
@@ -119,7 +129,10 @@ def generate_texts_nnsight(
     texts = []
     for start in range(0, len(prompts), batch_size):
         batch = tokenizer(
-            list(prompts[start : start + batch_size]), return_tensors="pt", padding=True
+            list(prompts[start : start + batch_size]),
+            return_tensors="pt",
+            padding=True,
+            add_special_tokens=add_special_tokens,
         )
         with lm.generate(
             input_ids=batch["input_ids"],
@@ -176,6 +189,20 @@ def _direction(run: Path, name: str, position: str, layer: int, items_path: Path
 REMOTE_MODES = {"no": False, "local": "local", "ndif": True}
 
 
+def render_prompts(
+    prompts: Sequence[str], tokenizer, template: str, think_open: str, open_think: bool
+) -> tuple[list[str], bool]:
+    """The generation prompts and whether the tokenizer should add its special tokens (a chat
+    template already writes them)."""
+    if template == "chat":
+        from probes.capture.inputs import chat_prompt_text
+
+        return [chat_prompt_text(tokenizer, p, think_open)[0] for p in prompts], False
+    if template != "raw":
+        raise InputError(f"unknown template {template!r}; choose raw or chat", field="template")
+    return [f"{p} {think_open}" if open_think else p for p in prompts], True
+
+
 def _steered_generator(model_path, tokenizer, layer: int, remote: str, trust_remote_code: bool):
     """A function (prompts, vector, max_new_tokens) -> texts for the chosen execution mode."""
     from probes.loading import load_causal_lm
@@ -187,9 +214,15 @@ def _steered_generator(model_path, tokenizer, layer: int, remote: str, trust_rem
     if remote == "no":
         model = load_causal_lm(model_path, trust_remote_code=trust_remote_code)
 
-        def local(prompts, vector, max_new_tokens):
+        def local(prompts, vector, max_new_tokens, add_special_tokens):
             with steering(model, layer, vector):
-                return generate_texts(model, tokenizer, prompts, max_new_tokens=max_new_tokens)
+                return generate_texts(
+                    model,
+                    tokenizer,
+                    prompts,
+                    max_new_tokens=max_new_tokens,
+                    add_special_tokens=add_special_tokens,
+                )
 
         return local
     import nnsight
@@ -204,7 +237,7 @@ def _steered_generator(model_path, tokenizer, layer: int, remote: str, trust_rem
     if not 1 <= layer <= n_blocks:
         raise InputError(f"layer must be in 1..{n_blocks}, got {layer}", field="layer")
 
-    def through_nnsight(prompts, vector, max_new_tokens):
+    def through_nnsight(prompts, vector, max_new_tokens, add_special_tokens):
         return generate_texts_nnsight(
             lm,
             tokenizer,
@@ -214,6 +247,7 @@ def _steered_generator(model_path, tokenizer, layer: int, remote: str, trust_rem
             vector=vector,
             max_new_tokens=max_new_tokens,
             remote=REMOTE_MODES[remote],
+            add_special_tokens=add_special_tokens,
         )
 
     return through_nnsight
@@ -235,12 +269,17 @@ def steer_run(
     seed: int = 0,
     trust_remote_code: bool = False,
     remote: str = "no",
+    template: str = "raw",
+    think_tags: tuple[str, str] = ("<think>", "</think>"),
+    open_think: bool = False,
 ) -> Path:
     """Generate under each alpha and write steer.csv (+ steer_generations.csv beside it).
 
     `remote`: "no" (forward hook and HF generate here), "local" (nnsight, through its remote
     serialisation, run here: the dry run of NDIF) or "ndif" (nnsight on NDIF; the weights never
-    load here; needs NDIF_API_KEY).
+    load here; needs NDIF_API_KEY). `template="chat"` sends each prompt through the tokenizer's
+    chat template (reasoning models); with `raw`, `open_think` ends the prompt with the think tag
+    (base models). `think_tags` are the family's reasoning markers.
     """
     from probes.loading import load_tokenizer
     from probes.probing.run_reader import read_item_table
@@ -258,14 +297,15 @@ def steer_run(
     tokenizer = load_tokenizer(model_path, trust_remote_code=trust_remote_code)
     generate_steered = _steered_generator(model_path, tokenizer, layer, remote, trust_remote_code)
     unit = torch.tensor(direction, dtype=torch.float32)
+    prompts, raw = render_prompts(
+        items["prompt"].tolist(), tokenizer, template, think_tags[0], open_think
+    )
     per_alpha = {}
     generations = []
     exclusions = Exclusions()
     for alpha in alphas:
-        texts = generate_steered(
-            items["prompt"].tolist(), alpha * resid_norm * unit, max_new_tokens
-        )
-        parsed = [split_generation(t) for t in texts]
+        texts = generate_steered(prompts, alpha * resid_norm * unit, max_new_tokens, raw)
+        parsed = [split_generation(t, think_tags[0], think_tags[1]) for t in texts]
         lengths = np.array(
             [len(tokenizer(p.reasoning, add_special_tokens=False)["input_ids"]) for p in parsed]
         )

@@ -182,3 +182,16 @@ def test_steer_run_remote_local_writes_the_same_table(tiny_model_factory, tmp_pa
         for mode in ("no", "local")
     ]
     pd.testing.assert_frame_equal(tables[0], tables[1])
+
+
+def test_chat_prompts_are_rendered_once_with_the_family_template(tmp_path):
+    from probes.steer import render_prompts
+    from tests.tiny_models import make_tiny_like
+
+    tokenizer = load_tokenizer(make_tiny_like(tmp_path / "r1", "deepseek-r1-distill-qwen-1.5b"))
+    prompts, add_special = render_prompts(PROMPTS[:1], tokenizer, "chat", "<think>", False)
+    assert add_special is False and prompts[0].rstrip().endswith("<think>")
+    ids = tokenizer(prompts[0], add_special_tokens=add_special)["input_ids"]
+    assert ids.count(tokenizer.bos_token_id) == 1  # the template's bos, not a second one
+    plain, add_special = render_prompts(PROMPTS[:1], tokenizer, "raw", "<think>", True)
+    assert add_special is True and plain == [PROMPTS[0] + " <think>"]

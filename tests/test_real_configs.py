@@ -139,6 +139,7 @@ def _reduced(config: RunConfig, tiny_like, traces: Path, **spec_updates) -> RunC
                 }
             ),
             "report": config.report.model_copy(update={"n_boot": 20, "n_perm": 20}),
+            "steer": config.steer.model_copy(update={"n_boot": 20, "n_items": 6}),
         }
     )
 
@@ -197,6 +198,9 @@ def test_real_config_runs_reduced_on_cpu(name, tiny_like, tmp_path):
     assert {"base", student} <= set(probes["model"])
     compare = pd.read_csv(run_dir / "probes" / "compare.csv")
     assert not compare.empty
+    steer = pd.read_csv(run_dir / "probes" / "steer.csv")
+    assert set(steer["model"]) == {student} and sorted(steer["alpha"]) == [-0.2, 0.0, 0.2]
+    assert (steer["n_items"] == 6).all()
     assert (run_dir / "report" / "index.html").is_file()
 
 

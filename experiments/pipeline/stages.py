@@ -497,6 +497,11 @@ def steer_stage(ctx: RunContext) -> list[Unit]:
     generation = ctx.config.generate
     spec = _spec(ctx, options.model)
     layer = steer_layer(ctx, options.model)
+    prompting = prompt_options(spec)
+    steer_prompting = {
+        **prompting.capture,  # template and think tags, as the model is read
+        "open_think": prompting.generate.get("open_think", False),
+    }
 
     def run(step) -> None:
         from probes.steer import steer_run
@@ -514,6 +519,8 @@ def steer_stage(ctx: RunContext) -> list[Unit]:
             n_boot=options.n_boot,
             seed=ctx.config.seed,
             trust_remote_code=spec.trust_remote_code,
+            remote=spec.remote,
+            **steer_prompting,
         )
         step()
 
@@ -527,6 +534,8 @@ def steer_stage(ctx: RunContext) -> list[Unit]:
                 directions,
                 options.model_dump(mode="json"),
                 layer,
+                steer_prompting,
+                spec.remote,
                 generation.max_new_tokens,
                 ctx.config.seed,
             ],
