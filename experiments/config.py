@@ -8,26 +8,13 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from data.errors import InputError
 
-STAGE_NAMES = (
-    "data",
-    "generate",
-    "ablate",
-    "distill",
-    "generate_students",
-    "behaviour",
-    "capture",
-    "probe",
-    "compare",
-    "steer",
-    "report",
-)
 StageName = Literal[
     "data",
     "generate",
@@ -41,6 +28,7 @@ StageName = Literal[
     "steer",
     "report",
 ]
+STAGE_NAMES: tuple[str, ...] = get_args(StageName)  # pipeline order, one source of truth
 AblationName = Literal[
     "original", "format_fixed_content_varied", "content_fixed_format_varied", "length_matched"
 ]
