@@ -19,6 +19,7 @@ from safetensors.numpy import load_file
 from distill.organism import WEIGHTS_DIR
 from experiments.cli import run
 from experiments.config import STAGE_NAMES, load_config
+from tests.test_report_render import SECTION_TITLES
 
 REPO = Path(__file__).resolve().parent.parent
 SMOKE = REPO / "experiments" / "configs" / "organism-smoke.yaml"
@@ -123,16 +124,7 @@ def test_every_stage_writes_its_files(smoke_run):
 def test_report_has_every_section_and_every_exclusion(smoke_run):
     page = (smoke_run / "report" / "index.html").read_text()
     markdown = (smoke_run / "report" / "report.md").read_text()
-    for title in (
-        "Behavioural alignment",
-        "Probes",
-        "Attention entropy",
-        "CKA",
-        "Ablation comparison",
-        "Causal test",
-        "Exclusions",
-        "Configuration and versions",
-    ):
+    for title in SECTION_TITLES:
         assert title in page and title in markdown
     for model in ("teacher", "base", "student_original", "student_length_matched"):
         assert model in page

@@ -287,21 +287,25 @@ def test_entropy_vs_difficulty_recovers_planted_correlation():
     assert ledger.total(stage="report_entropy") == 1
 
 
+# The sections a report must carry (also checked on a real smoke run in test_pipeline_e2e).
+SECTION_TITLES = (
+    "Behavioural alignment",
+    "Probes",
+    "Attention entropy",
+    "CKA",
+    "Ablation comparison",
+    "Causal test",
+    "Exclusions",
+    "Configuration and versions",
+)
+
+
 def test_report_renders_every_section(tmp_path):
     run = fabricate_run(tmp_path / "run")
     index = build_report(run, versions={"python": "3.11", "torch": "2.13.0"})
     page = index.read_text()
     markdown = (run / "report" / "report.md").read_text()
-    for title in (
-        "Behavioural alignment",
-        "Probes",
-        "Attention entropy",
-        "CKA",
-        "Ablation comparison",
-        "Causal test",
-        "Exclusions",
-        "Configuration and versions",
-    ):
+    for title in SECTION_TITLES:
         assert title in page and title in markdown
     # self-contained: every image inline, no external resources
     assert not re.search(r"(src|href)=['\"](?!data:|#)", page)
