@@ -145,7 +145,8 @@ def _describe(dx: int, dy: int) -> str:
 
 
 def solution_steps(item: CardinalItem) -> list[str]:
-    """Walk reference -> target: turn premises around when needed, keep a running offset."""
+    """Walk reference -> target: restate each premise on the path (turned around when it is stated
+    from the other side), then the running offset from the reference, then the nearest direction."""
     steps: list[str] = []
     dx = dy = 0
     for direction, current, nxt, flipped in _path(item):
@@ -153,6 +154,8 @@ def solution_steps(item: CardinalItem) -> list[str]:
             steps.append(
                 f"the {current} is {OPPOSITE[direction]} of the {nxt} so the {nxt} is {direction} of the {current}"
             )
+        else:
+            steps.append(f"the {nxt} is {direction} of the {current}")
         dx += DIRECTIONS[direction][0]
         dy += DIRECTIONS[direction][1]
         if dx == 0 and dy == 0:

@@ -24,7 +24,9 @@ from data.families.base import (
 
 ENTITIES = ("A", "B", "C", "D", "E", "F", "G", "H", "J", "K", "L", "M")
 RELATIONS = ("left", "right")
-_TEMPLATE_WORDS = ("is to the left right of Question : ? . yes no means model hold join so").split()
+_TEMPLATE_WORDS = (
+    "is to the left right of Question : ? . yes no means model hold join so first asked"
+).split()
 
 
 @dataclass(frozen=True)
@@ -74,7 +76,11 @@ def solve(item: RelationalItem) -> str:
 
 
 def solution_steps(item: RelationalItem) -> list[str]:
-    """Build the order premise by premise (convert, extend, hold, join), then read off the answer."""
+    """Build the order premise by premise (convert, extend, hold, join), then read off the answer.
+
+    The read-out names which of the two question entities comes first in the order, the relation
+    that follows, and the relation asked about, so the yes/no is a comparison of adjacent words.
+    """
     steps: list[str] = []
     chunks: list[list[str]] = []
     for relation, x, y in item.premises:
@@ -98,8 +104,9 @@ def solution_steps(item: RelationalItem) -> list[str]:
             steps.append(f"{'hold' if len(chunks) > 1 else 'model'} : {left} {right}")
     relation, x, y = item.question
     position = {name: i for i, name in enumerate(order(item))}
-    actual = "left" if position[x] < position[y] else "right"
-    steps.append(f"{x} is {actual} of {y} so {solve(item)}")
+    first = x if position[x] < position[y] else y
+    actual = "left" if first == x else "right"
+    steps.append(f"{first} first so {x} is {actual} of {y} asked {relation} so {solve(item)}")
     return steps
 
 

@@ -72,6 +72,7 @@ def write_card(path: str | Path, metrics: dict) -> None:
         metrics_table(metrics["teacher_heldout"]),
         "### Teacher after SFT, before RL (same items)",
         metrics_table(metrics["teacher_after_sft_heldout"]),
+        *curve_section(metrics.get("teacher_sft_curve") or []),
         "## Teacher on the human-normed items",
         metrics_table(metrics["teacher_human"]),
         "## Base (no traces)",
@@ -84,6 +85,25 @@ def write_card(path: str | Path, metrics: dict) -> None:
     ]
     with atomic_file(path) as tmp:
         tmp.write_text("\n\n".join(sections) + "\n")
+
+
+def curve_section(curve: list[dict]) -> list[str]:
+    """Held-out accuracy during teacher SFT as a markdown table (nothing when not measured)."""
+    if not curve:
+        return []
+    tasks = sorted(key for key in curve[0] if key not in {"step", "accuracy"})
+    lines = [
+        "| step | all | " + " | ".join(tasks) + " |",
+        "|" + "---|" * (len(tasks) + 2),
+    ]
+    for point in curve:
+        cells = [str(point["step"]), f"{point['accuracy']:.3f}"]
+        cells += [f"{point[task]:.2f}" for task in tasks]
+        lines.append("| " + " | ".join(cells) + " |")
+    return [
+        "### Held-out accuracy during teacher SFT (learning rate still decaying)",
+        "\n".join(lines),
+    ]
 
 
 ACCURACY_TARGET = 0.9

@@ -24,6 +24,7 @@ class Recipe:
     base_sft: SFTSettings = field(default_factory=lambda: SFTSettings(epochs=2.0))
     rl: RLSettings = field(default_factory=lambda: RLSettings(max_steps=20))
     max_new_tokens: int = 128
+    sft_eval_every: int = 0  # teacher SFT steps between held-out evaluations (0: none)
     n_human_per_task: int | None = None  # None: every human-normed item
 
     def as_dict(self) -> dict:

@@ -135,6 +135,10 @@ def train_organism(
     with atomic_dir(out_dir) as tmp, tempfile.TemporaryDirectory() as work:
         say("teacher: supervised warm start on scratchpads")
         teacher = new_model(tokenizer, recipe.teacher_size, seed)
+        curve: list[dict] = []
+        report = _sft_progress(say, "teacher")
+        if recipe.sft_eval_every:
+            report = _with_heldout_curve(report, teacher, tokenizer, heldout, recipe, curve, say)
         sft_log = supervised_finetune(
             teacher,
             tokenizer,
@@ -142,8 +146,9 @@ def train_organism(
             recipe.teacher_sft,
             seed=seed,
             work_dir=work,
-            on_log=_sft_progress(say, "teacher"),
+            on_log=report,
         )
+        metrics["teacher_sft_curve"] = curve
         clock = phase_done("teacher_sft", clock)
         metrics["teacher_after_sft_heldout"] = _records(
             _evaluate(teacher, tokenizer, heldout, recipe)
@@ -196,6 +201,44 @@ def _sft_progress(say: Progress, name: str) -> Callable[[dict], None]:
             )
 
     return report
+
+
+def _with_heldout_curve(
+    report: Callable[[dict], None],
+    model,
+    tokenizer,
+    heldout: pd.DataFrame,
+    recipe: Recipe,
+    curve: list[dict],
+    say: Progress,
+) -> Callable[[dict], None]:
+    """Wrap a log callback so that every `recipe.sft_eval_every` steps the model is scored on the
+    held-out items; the accuracies (overall and per task) are appended to `curve`.
+
+    Greedy generation uses no randomness, so the evaluations do not change the training run.
+    """
+
+    def report_and_evaluate(row: dict) -> None:
+        report(row)
+        if row["step"] % recipe.sft_eval_every:
+            return
+        scored = score_items(model, tokenizer, heldout, max_new_tokens=recipe.max_new_tokens)
+        model.train()
+        point = {"step": row["step"], "accuracy": float(scored["correct"].mean())}
+        point.update(
+            {
+                str(task): float(acc)
+                for task, acc in scored.groupby("task")["correct"].mean().items()
+            }
+        )
+        curve.append(point)
+        say(
+            f"teacher sft step {row['step']}: held-out accuracy {point['accuracy']:.3f} ("
+            + ", ".join(f"{k} {v:.2f}" for k, v in point.items() if k.startswith("gen_"))
+            + ")"
+        )
+
+    return report_and_evaluate
 
 
 def _records(summary: pd.DataFrame) -> list[dict]:
