@@ -100,6 +100,20 @@ def test_skips_unchanged_and_reruns_what_changed(tmp_path):
     assert len(calls) == 4
 
 
+def test_a_file_claimed_by_two_units_is_refused_before_force_can_delete_it(tmp_path):
+    source = tmp_path / "source.txt"
+    source.write_text("x\n")
+    calls: list[str] = []
+    builders = _builders(calls, source)
+    items = tmp_path / "run" / "items.csv"
+    builders["report"] = lambda ctx: [Unit("checks_items", [items], [items], lambda step: None)]
+    with pytest.raises(
+        RuntimeError, match=r"items\.csv is an output of both data/items and report"
+    ):
+        run_pipeline(_config(), tmp_path / "run", builders=builders, console=_quiet(), force=True)
+    assert items.is_file()  # refused before the report unit could delete it
+
+
 def test_only_runs_one_stage_and_names_missing_inputs(tmp_path):
     source = tmp_path / "source.txt"
     source.write_text("x\n")

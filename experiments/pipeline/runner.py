@@ -100,6 +100,7 @@ def run_pipeline(
     ctx = RunContext(run_dir=run_dir, config=config, console=console, extra=dict(extra or {}))
     fail = _parse_fail_env()
     results: list[UnitResult] = []
+    claimed: dict[Path, str] = {}
     started = time.perf_counter()
     console.rule(f"[bold]mimicry run[/] {config.name} -> {run_dir}")
     with _threads(config.threads), _progress(console) as progress:
@@ -108,6 +109,7 @@ def run_pipeline(
         for index, stage in enumerate(wanted, start=1):
             progress.update(overall, description=f"stage {stage}")
             units = builders[stage](ctx)
+            _claim_outputs(claimed, stage, units)
             progress.console.print(
                 f"[bold cyan][{index}/{len(wanted)}] {stage}[/] ({len(units)} unit(s))"
             )
@@ -156,6 +158,16 @@ def _progress(console: Console):
         TimeElapsedColumn(),
         console=console,
     )
+
+
+def _claim_outputs(claimed: dict[Path, str], stage: str, units: Sequence[Unit]) -> None:
+    """Each output path belongs to one unit: `--force` deletes a unit's outputs before it runs,
+    so a unit listing another unit's file would delete that file."""
+    for unit in units:
+        for path in unit.outputs:
+            owner = claimed.setdefault(Path(path), f"{stage}/{unit.name}")
+            if owner != f"{stage}/{unit.name}":
+                raise RuntimeError(f"{path} is an output of both {owner} and {stage}/{unit.name}")
 
 
 def _run_unit(

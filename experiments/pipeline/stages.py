@@ -455,7 +455,8 @@ def compare_stage(ctx: RunContext) -> list[Unit]:
         if not compare.is_file():
             raise InputError("compare.csv missing; run the probe stage", file=ctx.run_dir)
 
-    return [Unit("cka_directions", [compare], [compare], run, requires=[compare])]
+    # No outputs of its own: compare.csv belongs to the probe unit (`--force` deletes outputs).
+    return [Unit("cka_directions", [compare], [], run, requires=[compare])]
 
 
 def steer_layer(ctx: RunContext, model: str) -> int:

@@ -11,6 +11,18 @@ from dataclasses import dataclass
 import numpy as np
 from jaxtyping import Float
 
+from experiments.behaviour.stats import (
+    bootstrap_indices,
+    centered_moments,
+    correlation_from_moments,
+    pearson,
+    percentile_ci,
+    permutation_indices,
+    permutation_null,
+    permutation_p,
+    resample_counts,
+)
+
 
 @dataclass(frozen=True)
 class Correlation:
@@ -23,32 +35,30 @@ class Correlation:
     p_value: float
 
 
-def _rows_pearson(x: Float[np.ndarray, "b n"], y: Float[np.ndarray, "b n"]) -> np.ndarray:
-    """Pearson r of each row pair (NaN where a row is constant)."""
-    xc = x - x.mean(axis=1, keepdims=True)
-    yc = y - y.mean(axis=1, keepdims=True)
-    denominator = np.sqrt((xc * xc).sum(axis=1) * (yc * yc).sum(axis=1))
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return (xc * yc).sum(axis=1) / denominator
+def _bootstrap_r(x: Float[np.ndarray, " n"], y: Float[np.ndarray, " n"], indices) -> np.ndarray:
+    """Pearson r of every bootstrap resample (NaN where one side is constant in it)."""
+    counts = resample_counts(indices, len(x))
+    sw, sxx, syy, sxy = centered_moments(counts, x[:, None], y)
+    return correlation_from_moments(sw, sxx, syy, sxy, x.std(), y.std())[:, 0]
 
 
 def pearson_with_ci(
     x: np.ndarray, y: np.ndarray, *, n_boot: int, n_perm: int, seed: int
 ) -> Correlation:
-    """Pearson r of `x` and `y`, bootstrap 95% CI (items resampled), permutation p (+1 corrected)."""
+    """Pearson r of `x` and `y`, bootstrap 95% CI (items resampled), permutation p (+1 corrected).
+
+    Built from the behavioural statistics (`experiments.behaviour.stats`), so every r in the
+    report is computed, resampled and tested the same way.
+    """
     x = np.asarray(x, dtype=float)
     y = np.asarray(y, dtype=float)
     n = len(x)
     if n < 3:
         return Correlation(n, float("nan"), float("nan"), float("nan"), float("nan"))
-    r = float(_rows_pearson(x[None], y[None])[0])
+    r = float(pearson(x, y))
     rng = np.random.default_rng(seed)
-    index = rng.integers(0, n, size=(n_boot, n))
-    boot = _rows_pearson(x[index], y[index])
-    boot = boot[np.isfinite(boot)]
-    low, high = np.quantile(boot, [0.025, 0.975]) if len(boot) else (np.nan, np.nan)
-    perm = np.argsort(rng.random((n_perm, n)), axis=1)
-    null = _rows_pearson(np.broadcast_to(x, (n_perm, n)), y[perm])
-    exceed = np.sum(np.abs(null) >= abs(r) - 1e-12) if np.isfinite(r) else n_perm
-    p_value = float((exceed + 1) / (n_perm + 1))
+    index = bootstrap_indices(rng, n_boot, n)
+    low, high = percentile_ci(_bootstrap_r(x, y, index))
+    null = permutation_null(x[:, None], y, permutation_indices(rng, n_perm, n))
+    p_value = float(permutation_p(null, np.array([r]))[0]) if np.isfinite(r) else float("nan")
     return Correlation(n, r, float(low), float(high), p_value)
