@@ -115,8 +115,23 @@ def candidate_conclusions(a: str, c: str) -> list[Statement]:
 
 
 def valid_conclusions(premises: tuple[Statement, ...], a: str, c: str) -> list[Statement]:
-    """Every one of the eight a/c conclusions that follows, in canonical order."""
-    return [s for s in candidate_conclusions(a, c) if follows(premises, s)]
+    """Every one of the eight a/c conclusions that follows, in canonical order.
+
+    Validity does not depend on the terms' names, so the premises are renamed `t0, t1, ...` by
+    first appearance (a and c first) and the answer is cached per renamed form: generating
+    thousands of items then solves each premise pattern once.
+    """
+    names: dict[str, str] = {}
+    for term in (a, c, *(t for _, x, y in premises for t in (x, y))):
+        names.setdefault(term, f"t{len(names)}")
+    original = {renamed: term for term, renamed in names.items()}
+    renamed = tuple((q, names[x], names[y]) for q, x, y in premises)
+    return [(q, original[x], original[y]) for q, x, y in _valid_renamed(renamed, "t0", names[c])]
+
+
+@lru_cache(maxsize=65536)
+def _valid_renamed(premises: tuple[Statement, ...], a: str, c: str) -> tuple[Statement, ...]:
+    return tuple(s for s in candidate_conclusions(a, c) if follows(premises, s))
 
 
 def _strongest(premises: tuple[Statement, ...], a: str, c: str) -> str:
