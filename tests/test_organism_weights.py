@@ -1,7 +1,7 @@
 """The shipped organism weights load as plain HF folders and meet the organism's targets.
 
 Held-out items are the recipe's own held-out split (same draw as training, disjoint prompts), so
-none of them was seen in training; greedy generation on 25 per family keeps this to seconds.
+none of them was seen in training: all of them, as in the card (greedy generation, seconds).
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from distill.organism.recipe import FULL
 from distill.organism.train import build_item_sets
 from probes.loading import load_tokenizer
 
-N_PER_FAMILY = 25
+N_PER_FAMILY = FULL.n_heldout_per_family
 
 
 @pytest.fixture(scope="module")
@@ -44,9 +44,10 @@ def test_shipped_weights_are_small_safetensors_folders():
 
 @pytest.mark.xfail(
     strict=True,
-    reason="shipped weights (seed 0, 4 layers d_model 128, 3500 SFT + 20 GRPO steps, 21 min on a "
-    "shared CPU) reach r=0.82 but accuracy 0.565 (cardinal 0.14, relational 0.48); the copy "
-    "circuit formed late (step ~900), so the 0.9 target needs a longer SFT run (see TRAINING.md)",
+    reason="shipped teacher (seed 0, 6 layers d_model 128, 8000 SFT + 20 GRPO steps on 4000 items "
+    "per family, 64 min on a shared CPU): held-out accuracy 0.865 on n = 200 (cardinal 0.76, "
+    "relational 0.86, syllogistic 0.86, propositional 0.98), 0.92 on the human-normed items; "
+    "training token accuracy 0.996, so it overfits its items: more items per family is next",
 )
 def test_teacher_is_accurate_and_its_reasoning_length_follows_the_work(heldout):
     torch.set_num_threads(2)

@@ -24,9 +24,10 @@ class ModelSize:
 
 
 # The teacher is wider and deeper than the base: at d_model 64 / 3 layers it plateaued at 0.68
-# scratchpad token accuracy (0.39 answer accuracy); the base stays small so the demo's
-# distillation and capture stay fast.
-TEACHER_SIZE = ModelSize(n_layers=4, d_model=128, n_heads=4, n_kv_heads=2, d_mlp=512)
+# scratchpad token accuracy (0.39 answer accuracy); at the same number of SFT steps 6 layers
+# beat 4 (held-out accuracy 0.715 vs 0.59 at step 4000: the multi-hop read-outs need depth). The
+# base stays small so the demo's distillation and capture stay fast.
+TEACHER_SIZE = ModelSize(n_layers=6, d_model=128, n_heads=4, n_kv_heads=2, d_mlp=512)
 BASE_SIZE = ModelSize()
 QUICK_SIZE = ModelSize(n_layers=2, d_model=32, n_heads=2, n_kv_heads=1, d_mlp=64)
 

@@ -19,12 +19,12 @@ class Recipe:
     teacher_size: ModelSize = TEACHER_SIZE
     base_size: ModelSize = BASE_SIZE
     teacher_sft: SFTSettings = field(
-        default_factory=lambda: SFTSettings(epochs=7.0, learning_rate=2e-3, weight_decay=0.01)
+        default_factory=lambda: SFTSettings(epochs=16.0, learning_rate=2e-3, weight_decay=0.01)
     )
     base_sft: SFTSettings = field(default_factory=lambda: SFTSettings(epochs=2.0))
-    rl: RLSettings = field(default_factory=lambda: RLSettings(max_steps=20))
+    rl: RLSettings = field(default_factory=lambda: RLSettings(max_steps=20, learning_rate=2e-5))
     max_new_tokens: int = 128
-    sft_eval_every: int = 0  # teacher SFT steps between held-out evaluations (0: none)
+    sft_eval_every: int = 1000  # teacher SFT steps between held-out evaluations (0: none)
     n_human_per_task: int | None = None  # None: every human-normed item
 
     def as_dict(self) -> dict:
@@ -42,5 +42,6 @@ QUICK = Recipe(
     base_sft=SFTSettings(epochs=1.0, batch_size=16),
     rl=RLSettings(max_steps=2, batch_size=4, num_generations=2, max_completion_length=24),
     max_new_tokens=24,
+    sft_eval_every=0,
     n_human_per_task=4,
 )
