@@ -42,13 +42,6 @@ def test_shipped_weights_are_small_safetensors_folders():
     assert "mimicry organism train --out" in (WEIGHTS_DIR / "TRAINING.md").read_text()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="shipped teacher (seed 0, 6 layers d_model 128, 8000 SFT + 20 GRPO steps on 4000 items "
-    "per family, 64 min on a shared CPU): held-out accuracy 0.865 on n = 200 (cardinal 0.76, "
-    "relational 0.86, syllogistic 0.86, propositional 0.98), 0.92 on the human-normed items; "
-    "training token accuracy 0.996, so it overfits its items: more items per family is next",
-)
 def test_teacher_is_accurate_and_its_reasoning_length_follows_the_work(heldout):
     torch.set_num_threads(2)
     model, tokenizer = _load(TEACHER_DIR)

@@ -114,9 +114,11 @@ def target_status(rows: list[dict]) -> str:
     """Met / not met for the teacher's held-out accuracy and r(length, steps), from the `all` row."""
     overall = next(row for row in rows if row["task"] == "all")
     accuracy, r = overall["accuracy"], overall.get("r_feat_steps_r")
+    low, high = accuracy_ci(accuracy, overall["n"])
     lines = [
-        f"- Accuracy {'met' if accuracy >= ACCURACY_TARGET else 'NOT met'}: {accuracy:.3f} on "
-        f"n = {overall['n']} held-out generated items (target >= {ACCURACY_TARGET}).",
+        f"- Accuracy {'met' if accuracy >= ACCURACY_TARGET else 'NOT met'}: {accuracy:.3f} "
+        f"[{low:.3f}, {high:.3f}] (Wilson 95% CI) on n = {overall['n']} held-out generated items "
+        f"(target >= {ACCURACY_TARGET}).",
     ]
     if r is None:
         lines.append("- Length follows work: undefined (constant reasoning length).")
@@ -128,6 +130,14 @@ def target_status(rows: list[dict]) -> str:
             f"n = {overall['r_feat_steps_n']} (target >= {LENGTH_WORK_R_TARGET})."
         )
     return "\n".join(lines)
+
+
+def accuracy_ci(accuracy: float, n: int) -> tuple[float, float]:
+    """Wilson 95% interval of a proportion (scipy's binomtest)."""
+    from scipy.stats import binomtest
+
+    interval = binomtest(round(accuracy * n), n).proportion_ci(method="wilson")
+    return float(interval.low), float(interval.high)
 
 
 def _size(size: dict) -> str:

@@ -14,12 +14,14 @@ class Recipe:
     """Everything that shapes the trained organism besides the seed."""
 
     families: tuple[str, ...] = ("relational", "cardinal", "syllogistic", "propositional")
-    n_train_per_family: int = 4000
+    # 20,000 items seen 3.2 times generalise better than 4,000 seen 16 times (same 8,000 steps):
+    # held-out accuracy 0.91 vs 0.865, at training token accuracy 0.992 vs 0.996.
+    n_train_per_family: int = 20000
     n_heldout_per_family: int = 50
     teacher_size: ModelSize = TEACHER_SIZE
     base_size: ModelSize = BASE_SIZE
     teacher_sft: SFTSettings = field(
-        default_factory=lambda: SFTSettings(epochs=16.0, learning_rate=2e-3, weight_decay=0.01)
+        default_factory=lambda: SFTSettings(epochs=3.2, learning_rate=2e-3, weight_decay=0.01)
     )
     base_sft: SFTSettings = field(default_factory=lambda: SFTSettings(epochs=2.0))
     rl: RLSettings = field(default_factory=lambda: RLSettings(max_steps=20, learning_rate=2e-5))
