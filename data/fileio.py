@@ -103,20 +103,35 @@ def hash_inputs(*parts: Any) -> str:
     return digest.hexdigest()
 
 
-def model_fingerprint(source: str | Path, *, ignore: Collection[str] = ()) -> dict:
-    """Cheap identity of a model for an input hash: a local folder by its top-level files' names,
-    sizes and mtimes (hashing weights by content would read gigabytes at every check), anything
-    else by name. `ignore`: file names left out (a folder's own stamp, for instance)."""
+# Files up to this size are hashed whole; larger ones (weight shards) by size and their first
+# and last MiB, so checking a 60 GB model reads a few tens of MiB, not the weights.
+_SMALL_FILE = 64 << 20
+_EDGE = 1 << 20
+
+
+def model_fingerprint(
+    source: str | Path, *, revision: str | None = None, ignore: Collection[str] = ()
+) -> dict:
+    """Identity of a model for input hashes: a local folder by the content of its files (small
+    files whole, large ones by size and first/last MiB, so copies and fresh clones keep their
+    identity while edited weights change it), a hub name by name and revision. `ignore`: file
+    names left out (a folder's own stamp, for instance)."""
     path = Path(source)
     if not path.is_dir():
-        return {"name": str(source)}
-    return {
-        "files": sorted(
-            (p.name, p.stat().st_size, int(p.stat().st_mtime))
-            for p in path.iterdir()
-            if p.is_file() and p.name not in ignore
-        )
-    }
+        return {"hub": str(source), "revision": revision}
+    files = []
+    for file in sorted(p for p in path.rglob("*") if p.is_file() and p.name not in ignore):
+        size = file.stat().st_size
+        digest = hashlib.sha256()
+        with file.open("rb") as handle:
+            if size <= _SMALL_FILE:
+                digest.update(handle.read())
+            else:
+                digest.update(handle.read(_EDGE))
+                handle.seek(size - _EDGE)
+                digest.update(handle.read())
+        files.append([file.relative_to(path).as_posix(), size, digest.hexdigest()])
+    return {"files": files}
 
 
 def _update_with_file(digest: Any, path: Path) -> None:

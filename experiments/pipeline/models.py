@@ -100,23 +100,6 @@ def resolve_source(spec: ModelSpec, organism_dir: Path | None = None) -> str | P
     return path.resolve() if path.exists() else spec.source
 
 
-def fingerprint(source: str | Path) -> dict | str:
-    """Cheap identity of a model for input hashes: file names, sizes and mtimes, or the hub name.
-
-    Hashing weights by content would read gigabytes for a real model at every stage check.
-    """
-    path = Path(source)
-    if not path.is_dir():
-        return str(source)
-    return {
-        "files": sorted(
-            (str(p.relative_to(path)), p.stat().st_size, p.stat().st_mtime_ns)
-            for p in path.rglob("*")
-            if p.is_file()
-        )
-    }
-
-
 def roles(config: RunConfig) -> dict:
     """The roles file: probes read `teacher`/`base`/`student`; the report reads the rest."""
     conditions = {c: student_name(c) for c in distilled_conditions(config)}

@@ -10,10 +10,10 @@ from __future__ import annotations
 from pathlib import Path
 
 from data.errors import InputError
+from data.fileio import model_fingerprint
 from experiments.pipeline.models import (
     RANDOM_INIT_SUFFIX,
     distilled_conditions,
-    fingerprint,
     link_activations,
     make_random_init,
     model_specs,
@@ -114,7 +114,7 @@ def _generate_unit(ctx: RunContext, name: str, source, items: Path, out: Path) -
             **prompting,
         )
 
-    inputs = [fingerprint(source), items, options.model_dump(mode="json"), ctx.config.seed]
+    inputs = [model_fingerprint(source), items, options.model_dump(mode="json"), ctx.config.seed]
     if prompting:
         inputs.append(prompting)
     return Unit(name, inputs, [out], run, requires=[items])
@@ -185,7 +185,7 @@ def ablate_stage(ctx: RunContext) -> list[Unit]:
     return [
         Unit(
             "sets",
-            [traces, items, conditions, ctx.config.seed, fingerprint(base)],
+            [traces, items, conditions, ctx.config.seed, model_fingerprint(base)],
             [out / c / "train.jsonl" for c in conditions],
             run,
             requires=[traces, items],
@@ -227,7 +227,7 @@ def distill_stage(ctx: RunContext) -> list[Unit]:
                 student_name(condition),
                 [
                     data_dir / "train.jsonl",
-                    fingerprint(base),
+                    model_fingerprint(base),
                     options.model_dump(mode="json"),
                     ctx.config.seed,
                 ],
@@ -332,7 +332,7 @@ def _capture_unit(ctx: RunContext, name: str, source, spec) -> Unit:
     outputs = [out / "manifest.json"]
     if options.entropy and spec.remote == "no":  # remote runs capture residuals only
         outputs.append(ctx.run_dir / "entropy" / f"{name}.csv")
-    inputs = [fingerprint(source), items, traces, options.model_dump(mode="json")]
+    inputs = [model_fingerprint(source), items, traces, options.model_dump(mode="json")]
     if reading or spec.remote != "no" or spec.device != "cpu":
         inputs.append({**reading, "remote": spec.remote, "device": spec.device})
     return Unit(
@@ -371,7 +371,7 @@ def capture_stage(ctx: RunContext) -> list[Unit]:
             )
             capture_run(step)
 
-        unit.inputs = [fingerprint(sources[role]), *unit.inputs[1:], ctx.config.seed]
+        unit.inputs = [model_fingerprint(sources[role]), *unit.inputs[1:], ctx.config.seed]
         unit.run = run
         units.append(unit)
     students = [n for n in captured if n.startswith("student_")]
@@ -530,7 +530,7 @@ def steer_stage(ctx: RunContext) -> list[Unit]:
         Unit(
             options.model,
             [
-                fingerprint(source),
+                model_fingerprint(source),
                 items,
                 directions,
                 options.model_dump(mode="json"),

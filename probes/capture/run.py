@@ -9,7 +9,6 @@ with the same inputs is skipped.
 
 from __future__ import annotations
 
-import hashlib
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -19,7 +18,14 @@ import torch
 
 from data.errors import InputError
 from data.exclusions import Exclusions
-from data.fileio import atomic_dir, hash_inputs, is_fresh, write_json, write_stamp
+from data.fileio import (
+    atomic_dir,
+    hash_inputs,
+    is_fresh,
+    model_fingerprint,
+    write_json,
+    write_stamp,
+)
 from probes.architectures import architecture_for_config, validate_architecture
 from probes.capture.backends import BACKENDS, make_backend
 from probes.capture.entropy import ENTROPY_METHODS, fused_available
@@ -31,7 +37,6 @@ from probes.capture.writer import ShardStore
 
 FORMAT_VERSION = 1
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
-_SMALL_FILE = 64 << 20
 
 
 @dataclass
@@ -50,27 +55,6 @@ def default_name(model: str | Path) -> str:
     text = str(model).rstrip("/")
     name = Path(text).name if Path(text).exists() else text.replace("/", "--")
     return re.sub(r"[^A-Za-z0-9._-]", "_", name)
-
-
-def model_fingerprint(model: str | Path, revision: str | None) -> list:
-    """What identifies a model for the skip-on-rerun hash without reading gigabytes of weights:
-    small files by content, large ones by name, size and their first and last MiB."""
-    path = Path(model)
-    if not path.is_dir():
-        return ["hub", str(model), revision]
-    parts: list = ["dir"]
-    for file in sorted(p for p in path.rglob("*") if p.is_file()):
-        size = file.stat().st_size
-        digest = hashlib.sha256()
-        with file.open("rb") as handle:
-            if size <= _SMALL_FILE:
-                digest.update(handle.read())
-            else:
-                digest.update(handle.read(1 << 20))
-                handle.seek(size - (1 << 20))
-                digest.update(handle.read())
-        parts.append([str(file.relative_to(path)), size, digest.hexdigest()])
-    return parts
 
 
 def _check_options(backend, batch_size, shard_size, entropy_method, positions, traces, template):
@@ -326,7 +310,7 @@ def capture(
         "remote": remote,
     }
     inputs_hash = hash_inputs(
-        model_fingerprint(model, revision),
+        model_fingerprint(model, revision=revision),
         items_path,
         *(trace_paths or []),
         options,
