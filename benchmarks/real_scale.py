@@ -62,7 +62,7 @@ from data.exclusions import Exclusions  # noqa: E402
 from data.items import read_items  # noqa: E402
 from data.traces import read_traces  # noqa: E402
 from distill.word_tokenizer import build_word_tokenizer  # noqa: E402
-from experiments.config import RunConfig, load_config  # noqa: E402
+from experiments.config import RunConfig, load_config, with_reduced_statistics  # noqa: E402
 from experiments.pipeline import run_pipeline  # noqa: E402
 from experiments.pipeline.models import RANDOM_INIT_SUFFIX, prompt_options  # noqa: E402
 from experiments.pipeline.stages import STAGE_BUILDERS  # noqa: E402
@@ -300,29 +300,7 @@ def run_config(args, work: Path, traces: Path) -> RunConfig:
             "stages": stages,
         }
     )
-    return reduced_statistics(config) if args.stats == "reduced" else config
-
-
-def reduced_statistics(config: RunConfig) -> RunConfig:
-    """Few resamples and two probe folds, so a handful of items still runs every stage (CPU
-    check); the model-bound stages (generate, capture) are unchanged."""
-    return config.model_copy(
-        update={
-            "behaviour": config.behaviour.model_copy(
-                update={"n_boot": 20, "n_perm": 20, "min_items": 3}
-            ),
-            "probe": config.probe.model_copy(
-                update={
-                    "targets": ["human_rt", "own_length"],
-                    "folds": 2,
-                    "n_perm": 3,
-                    "n_boot": 10,
-                }
-            ),
-            "report": config.report.model_copy(update={"n_boot": 20, "n_perm": 20}),
-            "steer": config.steer.model_copy(update={"n_boot": 20, "n_items": 4}),
-        }
-    )
+    return with_reduced_statistics(config, steer_items=4) if args.stats == "reduced" else config
 
 
 def write_teacher_traces(items_csv: Path, out: Path, max_new_tokens: int, seed: int) -> Path:

@@ -360,6 +360,29 @@ def load_config(path: str | Path) -> RunConfig:
     return config
 
 
+def with_reduced_statistics(config: RunConfig, *, steer_items: int) -> RunConfig:
+    """The same study with few resamples, two probe folds and the ridge targets only, so a
+    handful of items still runs every stage (CPU checks of the real-model configs); the
+    model-bound stages (generate, capture) are left as they are."""
+    return config.model_copy(
+        update={
+            "behaviour": config.behaviour.model_copy(
+                update={"n_boot": 20, "n_perm": 20, "min_items": 3}
+            ),
+            "probe": config.probe.model_copy(
+                update={
+                    "targets": ["human_rt", "own_length"],
+                    "folds": 2,
+                    "n_perm": 3,
+                    "n_boot": 10,
+                }
+            ),
+            "report": config.report.model_copy(update={"n_boot": 20, "n_perm": 20}),
+            "steer": config.steer.model_copy(update={"n_boot": 20, "n_items": steer_items}),
+        }
+    )
+
+
 def dump_config(config: RunConfig) -> str:
     """The fully resolved config as YAML (what `RUN/config.yaml` records)."""
     return yaml.safe_dump(config.model_dump(mode="json"), sort_keys=False)

@@ -16,7 +16,7 @@ import pandas as pd
 import pytest
 from safetensors.numpy import load_file
 
-from experiments.config import RunConfig, load_config
+from experiments.config import RunConfig, load_config, with_reduced_statistics
 from experiments.pipeline import run_pipeline
 from experiments.pipeline.models import model_specs, prompt_options, roles
 from experiments.registry import load_registry
@@ -117,7 +117,7 @@ def _reduced(config: RunConfig, tiny_like, traces: Path, **spec_updates) -> RunC
     if teacher.activations:
         teacher = tiny(teacher).model_copy(update={"traces": traces})
     students = {key: tiny(spec) for key, spec in models.students.items()}
-    return config.model_copy(
+    reduced = config.model_copy(
         update={
             "threads": 1,
             "models": models.model_copy(
@@ -126,22 +126,10 @@ def _reduced(config: RunConfig, tiny_like, traces: Path, **spec_updates) -> RunC
             "generate": config.generate.model_copy(
                 update={"max_new_tokens": 6, "batch_size": 12, "temperature": 0.0}
             ),
-            "behaviour": config.behaviour.model_copy(
-                update={"n_boot": 20, "n_perm": 20, "min_items": 3}
-            ),
             "capture": config.capture.model_copy(update={"shard_size": 12}),
-            "probe": config.probe.model_copy(
-                update={
-                    "targets": ["human_rt", "own_length"],
-                    "folds": 2,
-                    "n_perm": 3,
-                    "n_boot": 10,
-                }
-            ),
-            "report": config.report.model_copy(update={"n_boot": 20, "n_perm": 20}),
-            "steer": config.steer.model_copy(update={"n_boot": 20, "n_items": 6}),
         }
     )
+    return with_reduced_statistics(reduced, steer_items=6)
 
 
 def _run_reduced(
