@@ -64,7 +64,11 @@ from data.traces import read_traces  # noqa: E402
 from distill.word_tokenizer import build_word_tokenizer  # noqa: E402
 from experiments.config import RunConfig, load_config, with_reduced_statistics  # noqa: E402
 from experiments.pipeline import run_pipeline  # noqa: E402
-from experiments.pipeline.models import RANDOM_INIT_SUFFIX, prompt_options  # noqa: E402
+from experiments.pipeline.models import (  # noqa: E402
+    RANDOM_INIT_SUFFIX,
+    model_specs,
+    prompt_options,
+)
 from experiments.pipeline.stages import STAGE_BUILDERS  # noqa: E402
 from experiments.registry import load_registry  # noqa: E402
 from probes.capture.texts import encode_items, select_traces  # noqa: E402
@@ -416,9 +420,7 @@ def capture_inputs(config: RunConfig, run_dir: Path, name: str, folder: str):
 
     from probes.loading import load_tokenizer
 
-    specs = {"teacher": config.models.teacher, "base": config.models.base}
-    specs |= {f"student_{k}": s for k, s in config.models.students.items()}
-    reading = prompt_options(specs[name]).capture
+    reading = prompt_options(model_specs(config)[name]).capture
     tokenizer = load_tokenizer(folder)
     items = read_items(run_dir / "items.csv")
     trace_file = run_dir / "traces" / f"{config.capture.traces_from}.jsonl"
