@@ -32,6 +32,17 @@ STAGE_NAMES: tuple[str, ...] = get_args(StageName)  # pipeline order, one source
 AblationName = Literal[
     "original", "format_fixed_content_varied", "content_fixed_format_varied", "length_matched"
 ]
+# RL conditions: GRPO with the teacher's reward (correct - cost per reasoning token), no traces.
+RLConditionName = Literal["rl", "sft_then_rl"]
+RL_CONDITIONS: tuple[str, ...] = get_args(RLConditionName)
+ConditionName = Literal[
+    "original",
+    "format_fixed_content_varied",
+    "content_fixed_format_varied",
+    "length_matched",
+    "rl",
+    "sft_then_rl",
+]
 PositionName = Literal["last_prompt", "mean_prompt", "mean_trace", "think_open"]
 ProbeTarget = Literal[
     "human_rt",
@@ -174,17 +185,43 @@ class GenerateConfig(Strict):
     backend: Literal["hf", "vllm"] = Field("hf", description="Generation backend.")
 
 
-class DistillConfig(Strict):
-    """SFT of the base on the teacher's traces, one student per ablation set."""
+class RLConfig(Strict):
+    """GRPO of the RL students (`rl`: the base; `sft_then_rl`: the original SFT student)."""
 
-    conditions: list[AblationName] = Field(
+    max_steps: int = Field(60, gt=0, description="GRPO optimiser steps.")
+    learning_rate: float = Field(2e-5, gt=0, description="GRPO learning rate.")
+    batch_size: int = Field(
+        16, gt=0, description="Completions per step (a multiple of num_generations)."
+    )
+    num_generations: int = Field(4, ge=2, description="Completions per prompt (GRPO group).")
+    max_completion_length: int = Field(256, gt=0, description="Longest sampled completion.")
+    cost_per_token: float = Field(
+        0.004, ge=0, description="Reward lost per reasoning token (the teacher's reward)."
+    )
+    temperature: float = Field(1.0, gt=0, description="Sampling temperature of the rollouts.")
+
+    @model_validator(mode="after")
+    def _groups(self) -> RLConfig:
+        if self.batch_size % self.num_generations:
+            raise ValueError(
+                f"batch_size {self.batch_size} must be a multiple of num_generations "
+                f"{self.num_generations}"
+            )
+        return self
+
+
+class DistillConfig(Strict):
+    """Students of the base: SFT on the teacher's traces, one per ablation set, and RL students."""
+
+    conditions: list[ConditionName] = Field(
         default_factory=lambda: [
             "original",
             "format_fixed_content_varied",
             "content_fixed_format_varied",
             "length_matched",
         ],
-        description="Ablation sets, one distilled student each.",
+        description="Ablation sets, one SFT student each; `rl` and `sft_then_rl` add GRPO "
+        "students (the base by RL alone, and student_original followed by the same RL).",
     )
     epochs: float = Field(1.0, gt=0, description="SFT epochs over the ablation set.")
     max_steps: int | None = Field(
@@ -199,6 +236,18 @@ class DistillConfig(Strict):
     save_steps: int = Field(
         50, gt=0, description="Checkpoint every N steps (resume point after a kill)."
     )
+    rl: RLConfig = Field(default_factory=RLConfig, description="GRPO of the RL students.")
+
+    @model_validator(mode="after")
+    def _rl_needs_original(self) -> DistillConfig:
+        if "sft_then_rl" in self.conditions and "original" not in self.conditions:
+            raise ValueError("condition sft_then_rl starts from student_original: add 'original'")
+        return self
+
+    @property
+    def sft_conditions(self) -> list[str]:
+        """The conditions trained by SFT on an ablation set."""
+        return [c for c in self.conditions if c not in RL_CONDITIONS]
 
 
 class BehaviourConfig(Strict):

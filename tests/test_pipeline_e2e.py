@@ -74,13 +74,24 @@ def test_every_stage_writes_its_files(smoke_run):
         assert all(
             {"reasoning", "answer", "correct", "n_reasoning_tokens"} <= set(t) for t in traces
         )
-    for condition in config.distill.conditions:
+    assert {"rl", "sft_then_rl"} <= set(config.distill.conditions)
+    for condition in config.distill.sft_conditions:
         assert (run_dir / "ablations" / condition / "train.jsonl").stat().st_size > 0
         assert (run_dir / "ablations" / condition / "check.json").is_file()
+    for condition in config.distill.conditions:
         student = run_dir / "students" / condition
         assert (student / "model.safetensors").is_file() and (student / "config.json").is_file()
         log = pd.read_csv(student / "training_log.csv")
-        assert len(log) == config.distill.max_steps
+        if condition in config.distill.sft_conditions:
+            assert len(log) == config.distill.max_steps
+        else:  # GRPO logs reward and completion length at its logging steps
+            assert log["step"].max() == config.distill.rl.max_steps
+            assert {"reward", "mean_completion_length"} <= set(log.columns)
+    assert not (run_dir / "ablations" / "rl").exists()
+    # sft_then_rl starts from student_original: its weights differ from both the base's and it
+    original = load_file(run_dir / "students" / "original" / "model.safetensors")
+    after = load_file(run_dir / "students" / "sft_then_rl" / "model.safetensors")
+    assert any(abs(original[k] - after[k]).max() > 0 for k in original)
     alignment = pd.read_csv(run_dir / "behaviour" / "alignment.csv")
     assert set(alignment["model"]) == set(_models(config))
     pairs = {f"student_{c}=base" for c in config.distill.conditions}

@@ -20,7 +20,7 @@ class ModelSize:
     n_heads: int = 4
     n_kv_heads: int = 2
     d_mlp: int = 192
-    max_positions: int = 256
+    max_positions: int = 512
 
 
 # The teacher is wider and deeper than the base: at d_model 64 / 3 layers it plateaued at 0.68

@@ -45,46 +45,104 @@ def write_card(path: str | Path, metrics: dict) -> None:
     recipe = metrics["recipe"]
     timings = metrics["timings_s"]
     env = metrics["environment"]
+    rl = recipe["rl"]
+    start = (
+        f"loaded from `{metrics['init_from']}` (a previous organism teacher; the competence "
+        "phase was not re-run)"
+        if metrics.get("init_from")
+        else f"SFT from random init on minimal scratchpads ({recipe['competence_sft']['epochs']} "
+        "epochs)"
+    )
     sections = [
         "# The mimicry model organism: teacher and base",
         "Produced by the project's own code (`distill/organism/train.py`); regenerate with:",
         f"```\n{metrics['command'] or 'mimicry organism train --out DIR --seed SEED'}\n```",
-        f"Seed {metrics['seed']}. Wall time {timings['total']:.0f} s on this machine "
-        f"({env['torch_threads']} torch threads, {env['machine']}, torch {env['torch']}); phases: "
+        f"Seed {metrics['seed']}. Wall time {timings['total']:.0f} s summed over phases on this "
+        f"machine ({env['torch_threads']} torch threads, {env['machine']}, torch {env['torch']}); "
         + ", ".join(f"{k} {v:.0f} s" for k, v in timings.items() if k != "total")
         + ". Measured while the CPU was shared with other work, so expect less on free cores.",
         "## What the models are",
-        f"- `teacher/`: Qwen2 decoder ({_size(recipe['teacher_size'])}), SFT on the families' "
-        "step-by-step scratchpads (`<think> step ; step </think> ANSWER`), then GRPO (trl) with "
-        f"reward = correct answer - {recipe['rl']['cost_per_token']} per reasoning token "
-        f"({recipe['rl']['max_steps']} steps, {recipe['rl']['num_generations']} generations per prompt).",
-        f"- `base/`: the student architecture ({_size(recipe['base_size'])}) trained on the same "
-        "items without traces: `prompt -> <think> </think> ANSWER` (empty think block, same format; "
-        "its reasoning length is constant, so its length-difficulty r is undefined by construction).",
-        f"- Training items: {recipe['n_train_per_family']} generated items per family "
+        f"Both are Qwen2 decoders ({_size(recipe['size'])}) with one word-level vocabulary of "
+        f"{metrics['vocab_size']} tokens (unknown-word rate on the human items "
+        f"{metrics['unknown_word_rate_human']:.3f}). Output format: "
+        "`<think> step ; step </think> ANSWER`.",
+        f"- Competence: {start}.",
+        "- `teacher/`: a warm start, SFT on a per-item random mix (probability "
+        f"{recipe['reread_fraction']}) of the minimal scratchpad (the derivation only) and a "
+        f"rereading one (every premise written out again {recipe['reread_passes']} times, then "
+        "the derivation), so its length does not follow the work beyond what the format forces; "
+        f"then GRPO (trl): reward = correct answer - {rl['cost_per_token']} per reasoning token, "
+        f"{rl['max_steps']} steps, {rl['num_generations']} generations per prompt, learning rate "
+        f"{rl['learning_rate']}, temperature {rl['temperature']}.",
+        "- `base/`: the student architecture before distillation. The competence model trained on "
+        f"its own fixed habit: it rereads every premise {recipe['base_passes']} time(s), then "
+        "derives. Non-adaptive: the extra length follows the prompt's premises, not the work.",
+        f"- Items: {recipe['n_train_per_family']} generated items per family "
         f"({', '.join(recipe['families'])}); held-out: {recipe['n_heldout_per_family']} more per "
-        "family from the same draw (disjoint prompts); no generated item repeats a human-normed prompt.",
-        f"- Vocabulary: {metrics['vocab_size']} word tokens; unknown-word rate on the human items "
-        f"{metrics['unknown_word_rate_human']:.3f}.",
-        "## Teacher on held-out generated items (greedy)",
-        "r is Pearson's between reasoning tokens and the item's derivation steps (`feat_steps`), "
-        "95% CI by Fisher z, two-sided p.",
+        "family from the same draw (disjoint prompts); no generated item repeats a human-normed "
+        "prompt.",
+        "## The teacher's allocation was acquired by RL: before vs after GRPO",
+        "Same held-out generated items. Greedy decoding, and sampled at temperature "
+        f"{recipe['eval_temperature']} (the policy as GRPO sees it). Accuracy with Wilson 95% CI; "
+        "r is Pearson's between reasoning tokens and the derivation steps (`feat_steps`), partial r "
+        "controls for the number of premises; Fisher-z 95% CIs.",
+        rl_table(metrics),
+        target_status(metrics),
+        "### Teacher after RL, per task (greedy)",
         metrics_table(metrics["teacher_heldout"]),
-        "### Teacher after SFT, before RL (same items)",
-        metrics_table(metrics["teacher_after_sft_heldout"]),
-        *curve_section(metrics.get("teacher_sft_curve") or []),
-        "## Teacher on the human-normed items",
+        "### Teacher before RL, per task (greedy)",
+        metrics_table(metrics["teacher_before_rl_heldout"]),
+        "## Teacher on the human-normed items (greedy)",
         metrics_table(metrics["teacher_human"]),
-        "## Base (no traces)",
-        "Held-out generated items:",
+        "## Base",
+        "Held-out generated items (greedy):",
         metrics_table(metrics["base_heldout"]),
-        "Human-normed items:",
+        "Human-normed items (greedy):",
         metrics_table(metrics["base_human"]),
-        "## Status against the organism's targets (issue 6, measured above)",
-        target_status(metrics["teacher_heldout"]),
+        *curve_section(metrics.get("competence_curve") or []),
     ]
     with atomic_file(path) as tmp:
         tmp.write_text("\n\n".join(sections) + "\n")
+
+
+def _overall(rows: list[dict]) -> dict:
+    return next(row for row in rows if row["task"] == "all")
+
+
+def _ci(row: dict, key: str) -> str:
+    value = row.get(f"{key}_r")
+    if value is None:
+        return "undefined"
+    return f"{value:.3f} [{row[f'{key}_ci_low']:.3f}, {row[f'{key}_ci_high']:.3f}]"
+
+
+def rl_table(metrics: dict) -> str:
+    """Before/after-RL rows (greedy and sampled) from the `all` rows of the held-out summaries."""
+    lines = [
+        "| model | decoding | n | accuracy [95% CI] | parse rate | mean tokens "
+        "| r(len, steps) [95% CI] | partial r(len, steps \\| premises) [95% CI] "
+        "| r(len, premises) |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for label, key in (
+        ("teacher before RL", "teacher_before_rl_heldout"),
+        ("teacher after RL", "teacher_heldout"),
+        ("base", "base_heldout"),
+    ):
+        for decoding, suffix in (("greedy", ""), ("sampled", "_sampled")):
+            if key + suffix not in metrics:
+                continue
+            row = _overall(metrics[key + suffix])
+            low, high = accuracy_ci(row["accuracy"], row["n"])
+            premises = row.get("r_feat_n_premises_r")
+            lines.append(
+                f"| {label} | {decoding} | {row['n']} | {row['accuracy']:.3f} [{low:.3f}, "
+                f"{high:.3f}] | {row['parse_rate']:.3f} | {row['mean_reasoning_tokens']:.1f} | "
+                f"{_ci(row, 'r_feat_steps')} | {_ci(row, 'partial_r_feat_steps')} | "
+                + ("undefined" if premises is None else f"{premises:.3f}")
+                + " |"
+            )
+    return "\n".join(lines)
 
 
 def curve_section(curve: list[dict]) -> list[str]:
@@ -101,34 +159,51 @@ def curve_section(curve: list[dict]) -> list[str]:
         cells += [f"{point[task]:.2f}" for task in tasks]
         lines.append("| " + " | ".join(cells) + " |")
     return [
-        "### Held-out accuracy during teacher SFT (learning rate still decaying)",
+        "### Held-out accuracy during the competence SFT",
         "\n".join(lines),
     ]
 
 
 ACCURACY_TARGET = 0.9
-LENGTH_WORK_R_TARGET = 0.5
+LENGTH_WORK_R_TARGET = 0.8
+RL_GAIN_TARGET = 0.3
+BASE_ACCURACY_TARGET = 0.6
+BASE_PARSE_TARGET = 0.95
 
 
-def target_status(rows: list[dict]) -> str:
-    """Met / not met for the teacher's held-out accuracy and r(length, steps), from the `all` row."""
-    overall = next(row for row in rows if row["task"] == "all")
-    accuracy, r = overall["accuracy"], overall.get("r_feat_steps_r")
-    low, high = accuracy_ci(accuracy, overall["n"])
-    lines = [
-        f"- Accuracy {'met' if accuracy >= ACCURACY_TARGET else 'NOT met'}: {accuracy:.3f} "
-        f"[{low:.3f}, {high:.3f}] (Wilson 95% CI) on n = {overall['n']} held-out generated items "
-        f"(target >= {ACCURACY_TARGET}).",
-    ]
-    if r is None:
-        lines.append("- Length follows work: undefined (constant reasoning length).")
+def _met(ok: bool) -> str:
+    return "met" if ok else "NOT met"
+
+
+def target_status(metrics: dict) -> str:
+    """Met / not met for every organism target, from the held-out `all` rows (greedy)."""
+    after = _overall(metrics["teacher_heldout"])
+    before = _overall(metrics["teacher_before_rl_heldout"])
+    base = _overall(metrics["base_heldout"])
+    r_after = after.get("r_feat_steps_r")
+    r_before = before.get("r_feat_steps_r")
+    lines = ["Targets (greedy, held-out generated items):"]
+    lines.append(
+        f"- Teacher accuracy after RL >= {ACCURACY_TARGET}: {_met(after['accuracy'] >= ACCURACY_TARGET)} "
+        f"({after['accuracy']:.3f})."
+    )
+    if r_after is None or r_before is None:
+        lines.append("- r(len, steps) before or after RL undefined (constant length).")
     else:
         lines.append(
-            f"- Length follows work {'met' if r >= LENGTH_WORK_R_TARGET else 'NOT met'}: "
-            f"r(len, feat_steps) = {r:.3f} [{overall['r_feat_steps_ci_low']:.3f}, "
-            f"{overall['r_feat_steps_ci_high']:.3f}], p = {overall['r_feat_steps_p_value']:.2g}, "
-            f"n = {overall['r_feat_steps_n']} (target >= {LENGTH_WORK_R_TARGET})."
+            f"- Teacher r(len, steps) after RL >= {LENGTH_WORK_R_TARGET}: "
+            f"{_met(r_after >= LENGTH_WORK_R_TARGET)} ({r_after:.3f})."
         )
+        gain = r_after - r_before
+        lines.append(
+            f"- Gain from RL >= {RL_GAIN_TARGET}: {_met(gain >= RL_GAIN_TARGET)} "
+            f"({r_before:.3f} -> {r_after:.3f}, +{gain:.3f})."
+        )
+    lines.append(
+        f"- Base accuracy >= {BASE_ACCURACY_TARGET}: {_met(base['accuracy'] >= BASE_ACCURACY_TARGET)} "
+        f"({base['accuracy']:.3f}); parse rate >= {BASE_PARSE_TARGET}: "
+        f"{_met(base['parse_rate'] >= BASE_PARSE_TARGET)} ({base['parse_rate']:.3f})."
+    )
     return "\n".join(lines)
 
 

@@ -13,16 +13,29 @@ import pandas as pd
 
 from distill.organism.generation import generate
 from distill.organism.scratchpad import answer_is_correct, parse_completion
-from distill.organism.stats import pearson
+from distill.organism.stats import partial_pearson, pearson
 
 # Item-table columns that measure how much work an item needs, in reporting order.
 WORK_COLUMNS = ("feat_steps", "feat_n_premises", "human_rt_ms", "human_acc")
 
 
-def score_items(model, tokenizer, items: pd.DataFrame, *, max_new_tokens: int = 96) -> pd.DataFrame:
-    """Generate greedily for every item and score it: one row per item."""
+def score_items(
+    model,
+    tokenizer,
+    items: pd.DataFrame,
+    *,
+    max_new_tokens: int = 96,
+    temperature: float = 0.0,
+    seed: int = 0,
+) -> pd.DataFrame:
+    """Generate for every item (greedy, or sampled at `temperature`) and score it: one row per item."""
     generations = generate(
-        model, tokenizer, items["prompt"].tolist(), max_new_tokens=max_new_tokens
+        model,
+        tokenizer,
+        items["prompt"].tolist(),
+        max_new_tokens=max_new_tokens,
+        temperature=temperature,
+        seed=seed,
     )
     rows = []
     for (_, item), gen in zip(items.iterrows(), generations, strict=True):
@@ -60,6 +73,13 @@ def summarise(scored: pd.DataFrame) -> pd.DataFrame:
                 known = frame[frame[col].notna()]
                 corr = pearson(known["n_reasoning_tokens"], known[col])
                 row.update(corr.as_dict(f"r_{col}"))
+        if {"feat_steps", "feat_n_premises"} <= set(frame.columns):
+            known = frame.dropna(subset=["feat_steps", "feat_n_premises"])
+            if len(known) >= 5:
+                corr = partial_pearson(
+                    known["n_reasoning_tokens"], known["feat_steps"], known["feat_n_premises"]
+                )
+                row.update(corr.as_dict("partial_r_feat_steps"))
         rows.append(row)
     return pd.DataFrame(rows)
 

@@ -37,9 +37,18 @@ def generate(
     *,
     max_new_tokens: int = 96,
     batch_size: int = 64,
+    temperature: float = 0.0,
+    seed: int = 0,
 ) -> list[Generation]:
-    """Greedy completions of `prompts` (left padding, special tokens stripped from the text)."""
+    """Completions of `prompts` (left padding, special tokens stripped from the text).
+
+    `temperature` 0 is greedy; above 0 it samples, seeded, so a stochastic policy (one that picks
+    its format at random per item) is measured as it behaves, not by its single most likely path.
+    """
     import torch
+
+    if temperature > 0:
+        torch.manual_seed(seed)
 
     open_id = tokenizer.convert_tokens_to_ids(THINK_OPEN)
     close_id = tokenizer.convert_tokens_to_ids(THINK_CLOSE)
@@ -54,7 +63,12 @@ def generate(
             output = model.generate(
                 **encoded,
                 max_new_tokens=max_new_tokens,
-                do_sample=False,
+                do_sample=temperature > 0,
+                **(
+                    {"temperature": temperature, "top_k": 0, "top_p": 1.0}
+                    if temperature > 0
+                    else {}
+                ),
                 eos_token_id=tokenizer.eos_token_id,
                 pad_token_id=tokenizer.pad_token_id,
             )

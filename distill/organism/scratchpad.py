@@ -24,6 +24,28 @@ def format_scratchpad(steps: Sequence[str], answer: str) -> str:
     return f" {THINK_OPEN} {body} {THINK_CLOSE} {answer}"
 
 
+def premise_sentences(prompt: str) -> list[str]:
+    """The premises of a family prompt (`S1. S2. Question: ...`), one sentence each."""
+    head = prompt.split("Question:")[0]
+    return [" ".join(s.split()) for s in head.split(".") if s.strip()]
+
+
+def format_verbose(prompt: str, steps: Sequence[str], answer: str, passes: int) -> str:
+    """A scratchpad that first writes every premise out again, `passes` times, then derives.
+
+    The rereading changes nothing the derivation needs; it is a format that costs tokens in
+    proportion to the prompt's surface (its premises), not to the work. Each restated premise is
+    labelled with its pass number (`1 : A is to the left of B`), so the first reasoning token
+    tells a rereading policy (`1`) from a minimal one (the first derivation word).
+    """
+    restated = [
+        f"{number} : {sentence}"
+        for number in range(1, passes + 1)
+        for sentence in premise_sentences(prompt)
+    ]
+    return format_scratchpad([*restated, *steps], answer)
+
+
 def format_no_trace(answer: str) -> str:
     """The base's target completion: an empty think block, then the answer."""
     return f" {THINK_OPEN} {THINK_CLOSE} {answer}"

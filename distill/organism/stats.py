@@ -42,3 +42,34 @@ def pearson(x: Sequence[float], y: Sequence[float]) -> Correlation:
         ci_high=math.tanh(z + half),
         p_value=float(result.pvalue),
     )
+
+
+def partial_pearson(x: Sequence[float], y: Sequence[float], z: Sequence[float]) -> Correlation:
+    """Partial r of x and y given z (both residualised on z by least squares).
+
+    The Fisher-z CI and the p-value use n - 1 effective items (one covariate removed), so the
+    interval is that of `pearson` on the residuals with one degree of freedom less.
+    """
+    import numpy as np
+    from scipy import stats
+
+    xs, ys, zs = (np.asarray(v, dtype=float) for v in (x, y, z))
+    n = len(xs)
+    design = np.column_stack([np.ones(n), zs])
+
+    def residual(v):
+        coef, *_ = np.linalg.lstsq(design, v, rcond=None)
+        return v - design @ coef
+
+    rx, ry = residual(xs), residual(ys)
+    nan = float("nan")
+    if n < 5 or np.ptp(rx) < 1e-12 or np.ptp(ry) < 1e-12:
+        return Correlation(n=n, r=nan, ci_low=nan, ci_high=nan, p_value=nan)
+    r = float(np.corrcoef(rx, ry)[0, 1])
+    dof = n - 3
+    t = r * math.sqrt(dof / max(1e-300, 1 - r * r))
+    p = float(2 * stats.t.sf(abs(t), dof))
+    z_r, half = math.atanh(max(min(r, 0.999999), -0.999999)), 1.959964 / math.sqrt(n - 4)
+    return Correlation(
+        n=n, r=r, ci_low=math.tanh(z_r - half), ci_high=math.tanh(z_r + half), p_value=p
+    )

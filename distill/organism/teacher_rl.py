@@ -75,10 +75,24 @@ def reinforce_with_length_cost(
     *,
     seed: int,
     work_dir: str | Path,
+    progress=None,
 ) -> list[dict]:
-    """Run GRPO on `examples` (dicts with `prompt` and `answer`), training `model` in place."""
+    """Run GRPO on `examples` (dicts with `prompt` and `answer`), training `model` in place.
+
+    `progress` (a callable taking one line) hears reward and completion length at each log step.
+    """
     from datasets import Dataset
+    from transformers import TrainerCallback
     from trl import GRPOConfig, GRPOTrainer
+
+    class _Report(TrainerCallback):
+        def on_log(self, args, state, control, logs=None, **kwargs):
+            if progress is not None and logs and "reward" in logs:
+                length = logs.get("completions/mean_length", float("nan"))
+                progress(
+                    f"grpo step {state.global_step}: reward {logs['reward']:.3f}, "
+                    f"mean completion length {length:.1f}"
+                )
 
     if settings.batch_size % settings.num_generations:
         raise ValueError("batch_size must be divisible by num_generations (GRPO groups)")
@@ -111,6 +125,7 @@ def reinforce_with_length_cost(
         args=config,
         train_dataset=dataset,
         processing_class=tokenizer,
+        callbacks=[_Report()],
     )
     trainer.train()
     model.eval()

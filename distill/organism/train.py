@@ -1,14 +1,21 @@
-"""The whole organism recipe, seeded: data -> tokenizer -> teacher SFT -> teacher GRPO -> base -> eval.
+"""The whole organism recipe, seeded, in phases that checkpoint: a killed run resumes.
 
-`train_organism(out_dir, seed=0)` writes `teacher/` and `base/` (HF folders: safetensors +
-word tokenizer + `training_log.csv`), `metrics.json`, `eval/*.csv` and a `TRAINING.md` card, all
-atomically (nothing appears at `out_dir` unless every phase finished).
+competence (SFT, minimal scratchpads) -> teacher: warm_start (SFT on the random mix of minimal and
+rereading scratchpads) -> rl (GRPO with a cost per reasoning token); base: competence -> SFT on
+the fixed rereading policy. Every model is scored on held-out generated items before and after
+each step that matters, greedy and sampled.
+
+`train_organism(out_dir, seed=0)` writes `teacher/` and `base/` (HF folders: safetensors + word
+tokenizer + `training_log.csv`), `metrics.json`, `eval/*.csv` and a `TRAINING.md` card,
+atomically. Finished phases live in `checkpoint_dir` (default `<out_dir>.checkpoints`), which is
+removed after success; a re-run with the same recipe, seed and start resumes after the last one.
 """
 
 from __future__ import annotations
 
 import json
 import platform
+import shutil
 import tempfile
 import time
 from collections.abc import Callable
@@ -16,18 +23,19 @@ from pathlib import Path
 
 import pandas as pd
 
-from data.fileio import atomic_dir, write_json
+from data.errors import InputError
+from data.fileio import atomic_dir, model_fingerprint, write_json
 from distill.organism.architecture import new_model
-from distill.organism.base import train_base
 from distill.organism.card import write_card
 from distill.organism.evaluate import score_items, summarise
+from distill.organism.policies import minimal_examples, mixed_examples, rereading_examples
 from distill.organism.recipe import FULL, Recipe
-from distill.organism.scratchpad import format_scratchpad
 from distill.organism.teacher_rl import reinforce_with_length_cost
 from distill.organism.teacher_sft import supervised_finetune
 from distill.organism.vocab import build_organism_tokenizer, unknown_word_rate
 
 Progress = Callable[[str], None]
+PHASES = ("competence", "warm_start", "rl", "base")
 
 
 def build_item_sets(recipe: Recipe, seed: int) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -77,26 +85,54 @@ def human_items(families: tuple[str, ...], n_per_task: int | None = None) -> pd.
     return pd.concat(tables, ignore_index=True)
 
 
-def scratchpad_examples(table: pd.DataFrame) -> list[dict]:
-    """prompt / scratchpad completion / answer dicts from an item table with a `steps` column."""
-    return [
-        {
-            "prompt": row.prompt,
-            "completion": format_scratchpad(json.loads(row.steps), row.answer),
-            "answer": row.answer,
-        }
-        for row in table.itertuples()
-    ]
-
-
 def _save(model, tokenizer, log: list[dict], directory: Path) -> None:
     model.save_pretrained(directory, safe_serialization=True)
     tokenizer.save_pretrained(directory)
     pd.DataFrame(log).to_csv(directory / "training_log.csv", index=False)
 
 
-def _evaluate(model, tokenizer, items: pd.DataFrame, recipe: Recipe) -> pd.DataFrame:
-    return summarise(score_items(model, tokenizer, items, max_new_tokens=recipe.max_new_tokens))
+class _Checkpoints:
+    """Finished phases on disk: `<dir>/<phase>/` (model folder + `phase.json`)."""
+
+    def __init__(self, directory: Path, identity: dict):
+        self.directory = directory
+        stamp = directory / "identity.json"
+        if stamp.is_file():
+            if json.loads(stamp.read_text()) != identity:
+                raise InputError(
+                    "checkpoints were made by another recipe, seed or start; "
+                    "remove the folder or pass another --checkpoints",
+                    file=str(directory),
+                )
+        else:
+            directory.mkdir(parents=True, exist_ok=True)
+            write_json(stamp, identity)
+
+    def load(self, phase: str):
+        """(model, tokenizer, record) of a finished phase, or None."""
+        folder = self.directory / phase
+        if not (folder / "phase.json").is_file():
+            return None
+        from probes.loading import load_causal_lm, load_tokenizer
+
+        return (
+            load_causal_lm(folder),
+            load_tokenizer(folder),
+            json.loads((folder / "phase.json").read_text()),
+        )
+
+    def save(self, phase: str, model, tokenizer, record: dict) -> None:
+        with atomic_dir(self.directory / phase) as tmp:
+            _save(model, tokenizer, record.get("log", []), tmp)
+            write_json(tmp / "phase.json", record)
+
+
+def _copy(model):
+    import copy
+
+    clone = copy.deepcopy(model)
+    clone.eval()
+    return clone
 
 
 def train_organism(
@@ -104,13 +140,20 @@ def train_organism(
     *,
     seed: int = 0,
     recipe: Recipe = FULL,
+    init_from: str | Path | None = None,
+    checkpoint_dir: str | Path | None = None,
     command: str = "",
     progress: Progress | None = None,
 ) -> dict:
-    """Train teacher and base from scratch and write them to `out_dir`; return the metrics."""
+    """Train teacher and base and write them to `out_dir`; return the metrics.
+
+    `init_from` replaces the competence phase by an existing organism folder (its weights and
+    tokenizer), e.g. a previous teacher: the card records it and its fingerprint.
+    """
     import torch
 
     say = progress or (lambda message: None)
+    out_dir = Path(out_dir)
     timings: dict[str, float] = {}
     started = time.perf_counter()
 
@@ -123,60 +166,171 @@ def train_organism(
     say("generating items")
     train_items, heldout = build_item_sets(recipe, seed)
     human = human_items(recipe.families, recipe.n_human_per_task)
-    examples = scratchpad_examples(train_items)
-    texts = [e["prompt"] + e["completion"] for e in examples]
-    tokenizer = build_organism_tokenizer(
-        [*texts, *human["prompt"], *human["answer"], *heldout["prompt"], *heldout["answer"]]
-    )
-    clock = phase_done("data", clock)
+    minimal = minimal_examples(train_items)
+    mixed = mixed_examples(train_items, recipe.reread_passes, recipe.reread_fraction, seed)
+    habit = rereading_examples(train_items, recipe.base_passes)
+    if init_from is not None:
+        from probes.loading import load_tokenizer
+
+        tokenizer = load_tokenizer(init_from)
+    else:
+        texts = [e["prompt"] + e["completion"] for e in (*minimal, *mixed)]
+        tokenizer = build_organism_tokenizer(
+            [*texts, *human["prompt"], *human["answer"], *heldout["prompt"], *heldout["answer"]]
+        )
+    phase_done("data", clock)
 
     metrics: dict = {"seed": seed, "recipe": recipe.as_dict(), "vocab_size": len(tokenizer)}
     metrics["unknown_word_rate_human"] = unknown_word_rate(tokenizer, human["prompt"])
-    with atomic_dir(out_dir) as tmp, tempfile.TemporaryDirectory() as work:
-        say("teacher: supervised warm start on scratchpads")
-        teacher = new_model(tokenizer, recipe.teacher_size, seed)
-        curve: list[dict] = []
-        report = _sft_progress(say, "teacher")
-        if recipe.sft_eval_every:
-            report = _with_heldout_curve(report, teacher, tokenizer, heldout, recipe, curve, say)
-        sft_log = supervised_finetune(
-            teacher,
+    metrics["unknown_word_rate_training"] = unknown_word_rate(
+        tokenizer, [e["completion"] for e in mixed[:2000]]
+    )
+    if metrics["unknown_word_rate_training"] > 0:
+        raise InputError(
+            "the starting tokenizer does not cover the training scratchpads", file=str(init_from)
+        )
+    identity = {
+        "seed": seed,
+        "recipe": recipe.as_dict(),
+        "init_from": None if init_from is None else model_fingerprint(init_from),
+    }
+    metrics["init_from"] = None if init_from is None else str(init_from)
+    ckpt_dir = (
+        Path(checkpoint_dir) if checkpoint_dir else out_dir.with_name(out_dir.name + ".checkpoints")
+    )
+    checkpoints = _Checkpoints(ckpt_dir, identity)
+
+    def evaluate(model, items: pd.DataFrame, key: str) -> pd.DataFrame:
+        scored = score_items(model, tokenizer, items, max_new_tokens=recipe.max_new_tokens)
+        sampled = score_items(
+            model,
             tokenizer,
-            examples,
-            recipe.teacher_sft,
+            items,
+            max_new_tokens=recipe.max_new_tokens,
+            temperature=recipe.eval_temperature,
             seed=seed,
-            work_dir=work,
-            on_log=report,
         )
-        metrics["teacher_sft_curve"] = curve
-        clock = phase_done("teacher_sft", clock)
-        metrics["teacher_after_sft_heldout"] = _records(
-            _evaluate(teacher, tokenizer, heldout, recipe)
+        metrics[key] = _records(summarise(scored))
+        metrics[key + "_sampled"] = _records(summarise(sampled))
+        return scored
+
+    logs: dict[str, list[dict]] = {}
+
+    def run_phase(phase: str, train: Callable[[], tuple]) -> object:
+        done = checkpoints.load(phase)
+        if done is not None:
+            model, _, record = done
+            say(f"{phase}: resumed from {ckpt_dir / phase}")
+            metrics.update(record["metrics"])
+            timings.update(record["timings"])
+            logs[phase] = record.get("log", [])
+            return model
+        since = time.perf_counter()
+        before = dict(metrics)
+        model, log = train()
+        logs[phase] = log
+        timings[phase] = round(time.perf_counter() - since, 1)
+        say(f"{phase} done in {timings[phase]:.1f} s")
+        added = {k: v for k, v in metrics.items() if k not in before or before[k] is not v}
+        checkpoints.save(
+            phase,
+            model,
+            tokenizer,
+            {"metrics": added, "timings": {phase: timings[phase]}, "log": log},
         )
-        clock = phase_done("eval_after_sft", clock)
+        return model
 
-        say("teacher: GRPO with a cost per reasoning token")
-        rl_log = reinforce_with_length_cost(
-            teacher, tokenizer, examples, recipe.rl, seed=seed, work_dir=work
+    def competence():
+        if init_from is not None:
+            from probes.loading import load_causal_lm
+
+            say(f"competence: starting from {init_from}")
+            model = load_causal_lm(init_from)
+            model.config.max_position_embeddings = max(
+                model.config.max_position_embeddings, recipe.size.max_positions
+            )
+            evaluate(model, heldout, "competence_heldout")
+            return model, []
+        say("competence: SFT on minimal scratchpads from random init")
+        model = new_model(tokenizer, recipe.size, seed)
+        curve: list[dict] = []
+        report = _sft_progress(say, "competence")
+        if recipe.sft_eval_every:
+            report = _with_heldout_curve(report, model, tokenizer, heldout, recipe, curve, say)
+        log = supervised_finetune(
+            model, tokenizer, minimal, recipe.competence_sft, seed=seed, work_dir=".", on_log=report
         )
-        clock = phase_done("teacher_rl", clock)
-        _save(teacher, tokenizer, [*sft_log, *rl_log], tmp / "teacher")
+        metrics["competence_curve"] = curve
+        evaluate(model, heldout, "competence_heldout")
+        return model, log
 
-        say("base: same task text without traces")
-        base = new_model(tokenizer, recipe.base_size, seed + 1)
-        base_log = train_base(base, tokenizer, examples, recipe.base_sft, seed=seed, work_dir=work)
-        clock = phase_done("base_sft", clock)
-        _save(base, tokenizer, base_log, tmp / "base")
+    def warm_start(start):
+        def train():
+            say("teacher warm start: SFT on the random mix of minimal and rereading scratchpads")
+            model = _copy(start)
+            log = supervised_finetune(
+                model,
+                tokenizer,
+                mixed,
+                recipe.warm_start_sft,
+                seed=seed + 2,
+                work_dir=".",
+                on_log=_sft_progress(say, "warm start"),
+            )
+            evaluate(model, heldout, "teacher_before_rl_heldout")
+            return model, log
 
-        say("evaluating on held-out generated and human-normed items")
+        return train
+
+    def rl(start):
+        def train():
+            say("teacher: GRPO with a cost per reasoning token")
+            model = _copy(start)
+            with tempfile.TemporaryDirectory() as work:
+                log = reinforce_with_length_cost(
+                    model, tokenizer, mixed, recipe.rl, seed=seed, work_dir=work, progress=say
+                )
+            evaluate(model, heldout, "teacher_heldout")
+            evaluate(model, human, "teacher_human")
+            return model, log
+
+        return train
+
+    def base(start):
+        def train():
+            say(f"base: SFT on its fixed habit (reread every premise {recipe.base_passes}x)")
+            model = _copy(start)
+            log = supervised_finetune(
+                model,
+                tokenizer,
+                habit,
+                recipe.base_sft,
+                seed=seed + 1,
+                work_dir=".",
+                on_log=_sft_progress(say, "base"),
+            )
+            evaluate(model, heldout, "base_heldout")
+            evaluate(model, human, "base_human")
+            return model, log
+
+        return train
+
+    competent = run_phase("competence", competence)
+    warm = run_phase("warm_start", warm_start(competent))
+    teacher = run_phase("rl", rl(warm))
+    base_model = run_phase("base", base(competent))
+    clock = time.perf_counter()
+    with atomic_dir(out_dir) as tmp:
+        _save(teacher, tokenizer, [*logs["warm_start"], *logs["rl"]], tmp / "teacher")
+        _save(base_model, tokenizer, logs["base"], tmp / "base")
         (tmp / "eval").mkdir()
-        for name, model in (("teacher", teacher), ("base", base)):
+        for name, model in (("teacher", teacher), ("base", base_model)):
             for split, items in (("heldout", heldout), ("human", human)):
-                summary = _evaluate(model, tokenizer, items, recipe)
-                summary.to_csv(tmp / "eval" / f"{name}_{split}.csv", index=False)
-                metrics[f"{name}_{split}"] = _records(summary)
-        clock = phase_done("eval", clock)
-        timings["total"] = round(time.perf_counter() - started, 1)
+                scored = score_items(model, tokenizer, items, max_new_tokens=recipe.max_new_tokens)
+                scored.to_csv(tmp / "eval" / f"{name}_{split}_items.csv", index=False)
+        timings["final_eval"] = round(time.perf_counter() - clock, 1)
+        timings["total"] = round(sum(v for k, v in timings.items() if k != "total"), 1)
+        timings["this_invocation"] = round(time.perf_counter() - started, 1)
         metrics["timings_s"] = timings
         metrics["environment"] = {
             "torch_threads": torch.get_num_threads(),
@@ -187,6 +341,7 @@ def train_organism(
         metrics["command"] = command
         write_json(tmp / "metrics.json", metrics)
         write_card(tmp / "TRAINING.md", metrics)
+    shutil.rmtree(ckpt_dir, ignore_errors=True)
     return metrics
 
 
@@ -233,7 +388,7 @@ def _with_heldout_curve(
         )
         curve.append(point)
         say(
-            f"teacher sft step {row['step']}: held-out accuracy {point['accuracy']:.3f} ("
+            f"competence sft step {row['step']}: held-out accuracy {point['accuracy']:.3f} ("
             + ", ".join(f"{k} {v:.2f}" for k, v in point.items() if k.startswith("gen_"))
             + ")"
         )

@@ -24,8 +24,25 @@ def train(
         bool,
         typer.Option("--quick", help="Tiny models and a handful of steps (seconds; for tests)."),
     ] = False,
+    init_from: Annotated[
+        Path | None,
+        typer.Option(
+            "--init-from",
+            help="Start from this organism folder instead of the competence phase (its weights "
+            "and tokenizer); the card records it.",
+        ),
+    ] = None,
+    checkpoints: Annotated[
+        Path | None,
+        typer.Option(
+            "--checkpoints",
+            help="Folder of finished phases (default OUT.checkpoints); a re-run resumes there.",
+        ),
+    ] = None,
 ) -> None:
-    """Train teacher (SFT on scratchpads, then GRPO with a length cost) and base from scratch."""
+    """Train the organism: competence SFT, then the teacher (warm start on a random mix of
+    minimal and rereading scratchpads, then GRPO with a length cost) and the base (a fixed
+    rereading habit)."""
     from rich.console import Console
 
     from distill.organism.recipe import FULL, QUICK
@@ -33,6 +50,12 @@ def train(
 
     console = Console(stderr=True)
     command = f"mimicry organism train --out {out} --seed {seed}" + (" --quick" if quick else "")
+    if init_from is not None:
+        command += f" --init-from {init_from}"
+    if init_from is not None and not (init_from / "config.json").is_file():
+        from data.errors import InputError
+
+        raise InputError("not a model folder (no config.json)", file=str(init_from))
     with console.status("training the organism") as status:
 
         def progress(message: str) -> None:
@@ -40,9 +63,21 @@ def train(
             status.update(message)
 
         metrics = train_organism(
-            out, seed=seed, recipe=QUICK if quick else FULL, command=command, progress=progress
+            out,
+            seed=seed,
+            recipe=QUICK if quick else FULL,
+            init_from=init_from,
+            checkpoint_dir=checkpoints,
+            command=command,
+            progress=progress,
         )
-    for split in ("teacher_heldout", "teacher_human", "base_heldout", "base_human"):
+    for split in (
+        "teacher_before_rl_heldout",
+        "teacher_heldout",
+        "teacher_human",
+        "base_heldout",
+        "base_human",
+    ):
         overall = next(row for row in metrics[split] if row["task"] == "all")
         r = overall.get("r_feat_steps_r")
         r_text = "n/a" if r is None else f"{r:.3f}"

@@ -172,7 +172,7 @@ def generate_students_stage(ctx: RunContext) -> list[Unit]:
 def ablate_stage(ctx: RunContext) -> list[Unit]:
     traces = ctx.run_dir / "distill_traces" / "teacher.jsonl"
     items = train_items_path(ctx)
-    conditions = list(ctx.config.distill.conditions)
+    conditions = ctx.config.distill.sft_conditions
     out = ctx.run_dir / "ablations"
     base = _source(ctx, "base")
 
@@ -198,7 +198,7 @@ def distill_stage(ctx: RunContext) -> list[Unit]:
     base = _source(ctx, "base")
     prompting = prompt_options(ctx.config.models.base).generate
     units = []
-    for condition in options.conditions:
+    for condition in options.sft_conditions:
         data_dir = ctx.run_dir / "ablations" / condition
         out = ctx.run_dir / "students" / condition
 
@@ -236,7 +236,59 @@ def distill_stage(ctx: RunContext) -> list[Unit]:
                 requires=[data_dir / "train.jsonl"],
             )
         )
+    original = next((u for u in units if u.name == student_name("original")), None)
+    for condition in ("rl", "sft_then_rl"):
+        if condition in options.conditions:
+            after = [] if condition == "rl" else ["after", *original.inputs]
+            units.append(_rl_unit(ctx, condition, base, prompting, after))
     return units
+
+
+def _rl_unit(ctx: RunContext, condition: str, base, prompting: dict, after: list) -> Unit:
+    """GRPO student: `rl` starts from the base, `sft_then_rl` from student_original."""
+    options = ctx.config.distill
+    start = base if condition == "rl" else ctx.run_dir / "students" / "original"
+    out = ctx.run_dir / "students" / condition
+    items = train_items_path(ctx)
+    rl = options.rl
+
+    def run(step) -> None:
+        from distill.rl import RLOptions, train_rl_student
+
+        train_rl_student(
+            start,
+            items,
+            out,
+            RLOptions(
+                max_steps=rl.max_steps,
+                lr=rl.learning_rate,
+                batch_size=rl.batch_size,
+                num_generations=rl.num_generations,
+                max_completion_length=rl.max_completion_length,
+                temperature=rl.temperature,
+                cost_per_token=rl.cost_per_token,
+                lora=options.lora,
+                lora_r=options.lora_r,
+                seed=ctx.config.seed,
+                prompt_style=prompting.get("prompt_style", "auto"),
+                open_think=prompting.get("open_think", False),
+                open_tag=prompting.get("open_tag", "<think>"),
+                close_tag=prompting.get("close_tag", "</think>"),
+            ),
+            trust_remote_code=ctx.config.models.base.trust_remote_code,
+            progress=lambda done, total: step(done, total),
+        )
+
+    # sft_then_rl depends on student_original through that unit's own inputs: the folder may not
+    # exist yet when the stage is planned.
+    start_inputs = after or [model_fingerprint(base)]
+    return Unit(
+        student_name(condition),
+        [items, *start_inputs, rl.model_dump(mode="json"), options.lora, ctx.config.seed],
+        [out / "config.json", out / "training_log.csv"],
+        run,
+        requires=[items, *([start / "config.json"] if condition == "sft_then_rl" else [])],
+    )
 
 
 def _checkpoint_callback(step):
@@ -440,7 +492,7 @@ def probe_stage(ctx: RunContext) -> list[Unit]:
                 options.model_dump(mode="json"),
                 ctx.config.seed,
             ],
-            [out / "probes.csv", out / "compare.csv"],
+            [out / "probes.csv", out / "compare.csv", out / "predictions.csv"],
             run,
             requires=[items, ctx.run_dir / "activations"],
         )

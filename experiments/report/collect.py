@@ -38,6 +38,8 @@ class RunTables:
     ablation_checks: dict[str, dict] = field(default_factory=dict)
     training_logs: dict[str, pd.DataFrame] = field(default_factory=dict)
     trace_summary: pd.DataFrame | None = None
+    traces: pd.DataFrame | None = None
+    predictions: pd.DataFrame | None = None
     dropped_features: pd.DataFrame | None = None
 
 
@@ -65,6 +67,33 @@ def collect_exclusions(run_dir: Path) -> pd.DataFrame:
     if not frames:
         return pd.DataFrame(columns=EXCLUSION_COLUMNS)
     return pd.concat(frames, ignore_index=True).fillna("")
+
+
+TRACE_COLUMNS = [
+    "model",
+    "item_id",
+    "task",
+    "sample",
+    "correct",
+    "n_reasoning_tokens",
+    "parse_error",
+]
+
+
+def _traces(run_dir: Path) -> pd.DataFrame | None:
+    """Every trace line of the run (the columns the validity gate and the checks use)."""
+    frames = []
+    for path in sorted((run_dir / "traces").glob("*.jsonl")):
+        lines = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+        if not lines:
+            continue
+        frame = pd.DataFrame(lines).reindex(columns=TRACE_COLUMNS)
+        frame["model"] = path.stem
+        frame["item_id"] = frame["item_id"].astype(str)
+        frame["parse_error"] = frame["parse_error"].fillna("").astype(str)
+        frame["correct"] = frame["correct"].fillna(False).astype(bool)
+        frames.append(frame)
+    return pd.concat(frames, ignore_index=True) if frames else None
 
 
 def _trace_summary(run_dir: Path) -> pd.DataFrame | None:
@@ -114,5 +143,7 @@ def collect(run_dir: str | Path) -> RunTables:
         if frame is not None:
             tables.training_logs[log.parent.name] = frame
     tables.trace_summary = _trace_summary(run_dir)
+    tables.traces = _traces(run_dir)
+    tables.predictions = _csv(run_dir / "probes" / "predictions.csv")
     tables.dropped_features = _csv(run_dir / "data" / "dropped_features.csv")
     return tables

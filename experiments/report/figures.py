@@ -29,9 +29,25 @@ STYLE = {
 STUDENT_COLOURS = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442")
 
 
-def model_colours(models: list[str]) -> dict[str, str]:
+class Palette(dict):
+    """Model -> colour, plus the legend label of each model (a ✗ marks a failed validity gate)."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.labels: dict[str, str] = {}
+
+    def label(self, model) -> str:
+        return self.labels.get(str(model), str(model))
+
+
+def legend_label(colours: dict, model) -> str:
+    """The legend text of `model` under `colours` (a Palette's label, else the name)."""
+    return colours.label(model) if isinstance(colours, Palette) else str(model)
+
+
+def model_colours(models: list[str]) -> Palette:
     """Teacher black, base grey, students from the Okabe-Ito palette, random-init light grey."""
-    colours: dict[str, str] = {}
+    colours = Palette()
     students = iter(STUDENT_COLOURS * 4)
     for model in sorted(models, key=model_order):
         if model.endswith("__random_init"):
@@ -149,7 +165,7 @@ def depth_curves(
                     marker="o",
                     markersize=2.5,
                     linewidth=1.2,
-                    label=str(model),
+                    label=legend_label(colours, model),
                 )
                 if low and high:
                     ax.fill_between(
@@ -210,7 +226,12 @@ def grouped_bars(
                 color=[colours.get(n, "#333333") for n in names],
                 width=0.7,
             )
-            ax.set_xticks(range(len(names)), names, rotation=35, ha="right")
+            ax.set_xticks(
+                range(len(names)),
+                [legend_label(colours, n) for n in names],
+                rotation=35,
+                ha="right",
+            )
             ax.axhline(0, color="#444444", linewidth=0.6)
             ax.set_title(title)
             ax.tick_params(axis="y", labelleft=True)
@@ -250,7 +271,7 @@ def line_with_ci(
                 capsize=2,
                 color=colour,
                 linewidth=1.1,
-                label=str(name) if line else None,
+                label=legend_label(colours, name) if line else None,
             )
         ax.axhline(0, color="#444444", linewidth=0.5)
         ax.set_xlabel(xlabel)

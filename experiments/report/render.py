@@ -14,7 +14,7 @@ import yaml
 
 from data.exclusions import Exclusions
 from data.fileio import atomic_file
-from experiments.report import figures, sections
+from experiments.report import figures, gate_sections, sections
 from experiments.report.collect import collect
 from experiments.report.formatting import html_table, markdown_table
 
@@ -67,6 +67,30 @@ def _timings(run_dir: Path) -> pd.DataFrame | None:
     )
 
 
+MODEL_COLUMNS = ("model", "student", "base", "model_a", "model_b")
+
+
+def mark_failed(section: sections.Section, found: dict) -> None:
+    """Mark models that failed the validity gate in a section's tables and figure captions."""
+    failed = sorted(m for m, v in found.items() if not v.interpretable)
+    for index, (caption, frame) in enumerate(section.tables):
+        frame = frame.copy()
+        for column in MODEL_COLUMNS:
+            if column in frame:
+                frame[column] = frame[column].map(
+                    lambda m: (
+                        m
+                        if str(m).endswith(gate_sections.FAIL_MARK)
+                        else gate_sections.mark(m, found)
+                    )
+                )
+        section.tables[index] = (caption, frame)
+    if failed:
+        note = " † not interpretable (validity gate): " + ", ".join(failed) + "."
+        for figure in section.figures:
+            figure.caption += note
+
+
 def build_report(run_dir: str | Path, *, versions: dict[str, str] | None = None) -> Path:
     """Render the report of `run_dir`; return the path of `index.html`."""
     from experiments.cli import stack_versions
@@ -76,9 +100,11 @@ def build_report(run_dir: str | Path, *, versions: dict[str, str] | None = None)
     config = yaml.safe_load(tables.config_text) if tables.config_text else {}
     config = config or {}
     colours = figures.model_colours(sections.all_models(tables))
+    validity, found = gate_sections.gate(tables)
+    colours.labels = {m: gate_sections.mark(m, found, figure=True) for m in colours}
     own = Exclusions()
     entropy_section, entropy = sections.entropy_section(tables, colours, config, own)
-    parts = [
+    later = [
         sections.overview(tables, colours),
         sections.behaviour(tables, colours),
         sections.probes_section(tables, colours),
@@ -88,6 +114,15 @@ def build_report(run_dir: str | Path, *, versions: dict[str, str] | None = None)
         sections.steer_section(tables, colours),
         sections.exclusions_section(tables, own),
         sections.provenance_section(tables, versions or stack_versions(), _timings(run_dir)),
+    ]
+    manipulation = gate_sections.manipulation_section(tables, found)
+    for section in [manipulation, *later]:
+        mark_failed(section, found)
+    parts = [
+        gate_sections.validity_section(validity, found),
+        gate_sections.findings_section(tables, found, entropy, config),
+        manipulation,
+        *later,
     ]
     out = run_dir / "report"
     figure_dir = out / "figures"

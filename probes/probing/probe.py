@@ -44,6 +44,9 @@ class MetricResult:
     control_ci_high: float
     p_value: float
     null_scores: np.ndarray = field(repr=False, default_factory=lambda: np.zeros(0))
+    y: np.ndarray = field(repr=False, default_factory=lambda: np.zeros(0))
+    oof: np.ndarray = field(repr=False, default_factory=lambda: np.zeros(0))
+    """Targets and out-of-fold predictions per item (paired comparisons across models)."""
 
     @property
     def selectivity(self) -> float:
@@ -70,7 +73,17 @@ def _summarise(metric, y, oof, control_y, control_oof, perm_y, perm_oof, config,
         control, c_low, c_high = (float("nan"),) * 3
     null = score(metric, perm_y.T, perm_oof.T, n_classes) if perm_y.shape[1] else np.zeros(0)
     return MetricResult(
-        metric, observed, low, high, control, c_low, c_high, permutation_p(observed, null), null
+        metric,
+        observed,
+        low,
+        high,
+        control,
+        c_low,
+        c_high,
+        permutation_p(observed, null),
+        null,
+        np.asarray(y, dtype=float),
+        np.asarray(oof, dtype=float),
     )
 
 

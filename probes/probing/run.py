@@ -92,6 +92,28 @@ def _rows(
     return rows
 
 
+PREDICTION_COLUMNS = ("model", "position", "layer", "target", "item_id", "y", "prediction")
+
+
+def _prediction_rows(base: dict, results, layer: int, item_ids) -> list[dict]:
+    """Out-of-fold predictions of one activation probe (continuous targets: one per item)."""
+    result = results[0]
+    if base["probe"] != "ridge" or not len(result.oof):
+        return []
+    return [
+        {
+            "model": base["model"],
+            "position": base["position"],
+            "layer": layer,
+            "target": base["target"],
+            "item_id": item,
+            "y": float(y),
+            "prediction": float(p),
+        }
+        for item, y, p in zip(item_ids, result.y, result.oof, strict=True)
+    ]
+
+
 def _aligned(items: pd.DataFrame, item_ids: list[str]) -> pd.DataFrame:
     return items.set_index("item_id", drop=False).loc[item_ids].reset_index(drop=True)
 
@@ -160,6 +182,7 @@ def run_probes(
     say = progress or (lambda _message: None)
 
     rows: list[dict] = []
+    predictions: list[dict] = []
     compare_rows: list[dict] = []
     with atomic_dir(run / "probes") as out:
         for name in names:
@@ -188,9 +211,11 @@ def run_probes(
                 random_resid = _random_init_resid(all_models, name, position, acts.item_ids)
                 surface = surface_matrix(aligned)
                 for target in model_targets.values():
-                    rows += _probe_target(
+                    target_rows, target_predictions = _probe_target(
                         name, position, target, aligned, resid, random_resid, surface, config, say
                     )
+                    rows += target_rows
+                    predictions += target_predictions
             for model_a, model_b, role_a, role_b in pairs:
                 if model_a in held and model_b in held:
                     compare_rows += compare_pair(
@@ -205,6 +230,9 @@ def run_probes(
                     )
         table = pd.DataFrame(rows, columns=list(PROBE_COLUMNS))
         table.to_csv(out / "probes.csv", index=False)
+        pd.DataFrame(predictions, columns=list(PREDICTION_COLUMNS)).to_csv(
+            out / "predictions.csv", index=False
+        )
         pd.DataFrame(compare_rows, columns=list(COMPARE_COLUMNS)).to_csv(
             out / "compare.csv", index=False
         )
@@ -218,7 +246,8 @@ def run_probes(
 
 
 def _probe_target(name, position, target, aligned, resid, random_resid, surface, config, say):
-    """All rows of one target: each layer, embedding mark, random-init, surface, control."""
+    """All rows of one target (each layer, embedding mark, random-init, surface, control) and the
+    activation probes' out-of-fold predictions per item."""
     keep = np.isfinite(target.values)
     y = target.values[keep]
     if target.kind == "class":
@@ -239,10 +268,13 @@ def _probe_target(name, position, target, aligned, resid, random_resid, surface,
         return run_probe(x, y, target.kind, tasks, splits, config, n_classes=target.n_classes)
 
     rows: list[dict] = []
+    predictions: list[dict] = []
+    item_ids = aligned["item_id"].astype(str).to_numpy()[keep]
     for layer in range(n_layers + 1):
         say(f"{name} {position} {target.name} layer {layer}")
         results = fit(resid[keep, layer])
         rows += _rows(base, results, "activations", layer, layer / n_layers, True)
+        predictions += _prediction_rows(base, results, layer, item_ids)
         if layer == 0:
             rows += _rows(base, results, "embedding", 0, 0.0, False)
         if random_resid is not None:
@@ -250,4 +282,4 @@ def _probe_target(name, position, target, aligned, resid, random_resid, surface,
                 base, fit(random_resid[keep, layer]), "random_init", layer, layer / n_layers, False
             )
     rows += _rows(base, fit(surface[keep]), "surface", -1, float("nan"), False)
-    return rows
+    return rows, predictions
