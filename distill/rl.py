@@ -141,6 +141,8 @@ def reinforce(
     from transformers import TrainerCallback
     from trl import GRPOConfig, GRPOTrainer
 
+    from distill.trainer_args import QUIET_TRAINER_ARGS, without_printer
+
     options.validate()
 
     class _Report(TrainerCallback):
@@ -149,11 +151,11 @@ def reinforce(
                 progress(state.global_step, options.max_steps)
 
     config = GRPOConfig(
+        **QUIET_TRAINER_ARGS,
         output_dir=str(work_dir),
         use_cpu=True,
         bf16=False,
         fp16=False,
-        report_to="none",
         max_steps=options.max_steps,
         learning_rate=options.learning_rate,
         per_device_train_batch_size=options.batch_size,
@@ -166,7 +168,6 @@ def reinforce(
         save_strategy="no",
         seed=options.seed,
         data_seed=options.seed,
-        disable_tqdm=True,
         dataloader_num_workers=0,
     )
     peft_config = None
@@ -190,7 +191,7 @@ def reinforce(
         peft_config=peft_config,
         callbacks=[_Report()],
     )
-    trainer.train()
+    without_printer(trainer).train()
     trained = trainer.model
     if options.lora:
         trained = trained.merge_and_unload()

@@ -181,6 +181,7 @@ def train_student(
     from trl import SFTConfig, SFTTrainer
 
     from distill.backends.prompting import resolve_style
+    from distill.trainer_args import QUIET_TRAINER_ARGS
     from probes.loading import load_causal_lm, load_tokenizer
 
     options = SFTOptions(
@@ -227,6 +228,7 @@ def train_student(
     if cuda:
         model = model.to("cuda")
     config = SFTConfig(
+        **{**QUIET_TRAINER_ARGS, "disable_tqdm": not show_progress},
         output_dir=str(checkpoints),
         num_train_epochs=options.epochs,
         max_steps=options.max_steps,
@@ -243,9 +245,6 @@ def train_student(
         completion_only_loss=True,
         use_cpu=not cuda,
         bf16=cuda and torch.cuda.is_bf16_supported(),
-        gradient_checkpointing=False,
-        report_to="none",
-        disable_tqdm=not show_progress,
     )
     peft_config = None
     if options.lora:

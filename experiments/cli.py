@@ -17,6 +17,7 @@ COMMAND_MODULES = (
     "behaviour_cmd",
     "capture_cmd",
     "probe_cmd",
+    "effort_cmd",
     "distill_cmd",
     "pipeline_cmd",
     "models_cmd",

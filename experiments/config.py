@@ -256,8 +256,15 @@ class BehaviourConfig(Strict):
     n_boot: int = Field(2000, gt=0, description="Bootstrap resamples for CIs.")
     n_perm: int = Field(2000, gt=0, description="Permutations for p-values.")
     log_cost: bool = Field(False, description="Cost = mean log reasoning tokens.")
-    difficulty: Literal["rt", "error"] = Field(
-        "rt", description="Human difficulty: median RT, or 1 - accuracy."
+    difficulty: Literal["auto", "rt", "error"] = Field(
+        "auto",
+        description="Human difficulty: 'auto' (RT where a task has RT norms, else 1 - accuracy), "
+        "median RT, or 1 - accuracy.",
+    )
+    reference: str | None = Field(
+        "teacher",
+        description="Model whose item-wise cost the others are compared with (inflation law: "
+        "ratio k and its dependence on difficulty); null: none.",
     )
     min_items: int = Field(5, gt=2, description="Tasks with fewer items are excluded (counted).")
     outliers: Literal["none", "cooks"] = Field(

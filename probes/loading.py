@@ -2,7 +2,9 @@
 
 Safetensors only, `trust_remote_code` only when the caller passes it, and the tokenizer class the
 folder declares (AutoTokenizer would swap a saved word-level tokenizer for the architecture's own
-class and silently drop its words).
+class and silently drop its words). Every tokenizer adds exactly the special tokens its own saved
+post-processor adds: forcing a BOS on a model that does not expect one (SmolLM2) shifts its
+activations by up to 30%.
 """
 
 from __future__ import annotations
@@ -37,10 +39,21 @@ def resolve_dtype(name: str | torch.dtype) -> torch.dtype:
     return DTYPES[name]
 
 
+def adds_bos(tokenizer) -> bool:
+    """Whether the tokenizer itself puts its bos token in front of plain text."""
+    bos = tokenizer.bos_token_id
+    if bos is None:
+        return False
+    plain = tokenizer("a", add_special_tokens=False)["input_ids"]
+    full = tokenizer("a")["input_ids"]
+    return len(full) > len(plain) and full[0] == bos and full[1 : 1 + len(plain)] == plain
+
+
 def load_tokenizer(
     path: str | Path, *, trust_remote_code: bool = False, revision: str | None = None
 ):
-    """Load the tokenizer a model folder declares; left padding, a pad token always set."""
+    """Load the tokenizer a model folder declares, adding bos only where it does itself; left
+    padding, a pad token always set."""
     from transformers import AutoTokenizer, PreTrainedTokenizerFast
 
     local = Path(path)
@@ -49,7 +62,12 @@ def load_tokenizer(
     if config_file.is_file():
         declared = json.loads(config_file.read_text()).get("tokenizer_class")
     if declared in GENERIC_TOKENIZER_CLASSES:
-        tokenizer = PreTrainedTokenizerFast.from_pretrained(str(local), add_bos_token=True)
+        tokenizer = PreTrainedTokenizerFast.from_pretrained(str(local))
+        if adds_bos(tokenizer) and not tokenizer.add_bos_token:
+            # The saved post-processor adds bos (the project's word tokenizers) but the flag was not
+            # saved; set it, so libraries that read the flag (TransformerLens reloads the tokenizer
+            # through AutoTokenizer when it is False) keep this one. Same ids either way.
+            tokenizer.add_bos_token = True
     else:
         tokenizer = AutoTokenizer.from_pretrained(
             str(path), trust_remote_code=trust_remote_code, revision=revision

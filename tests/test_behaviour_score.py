@@ -84,16 +84,17 @@ def _behaviour(tmp, *extra):
 
 def test_cli_tables_match_independent_computation(study):
     tmp, items, traces = study
-    assert _behaviour(tmp, "--pair", "student=base") == 0
+    assert _behaviour(tmp, "--pair", "student=base", "--difficulty", "rt") == 0
     out = tmp / "out"
     for name in ("alignment.csv", "summary.csv", "transfer.csv", "exclusions.csv", "report.md"):
         assert (out / name).is_file(), name
     align = pd.read_csv(out / "alignment.csv")
     contract = (
         "model task n mean_cost pearson_r r_ci_low r_ci_high p_value spearman_rho spearman_ci_low "
-        "spearman_ci_high spearman_p accuracy n_excluded"
+        "spearman_ci_high spearman_p accuracy n_excluded difficulty_norm"
     ).split()
     assert set(contract) <= set(align.columns)
+    assert set(align["difficulty_norm"]) == {"rt"}
     rel_items = items[(items["task"] == "rel") & items["human_rt_ms"].astype(str).ne("")]
     rt = pd.to_numeric(rel_items.set_index("item_id")["human_rt_ms"])
     for model in ("teacher", "base", "student"):
@@ -128,6 +129,8 @@ def test_cli_tables_match_independent_computation(study):
 
     transfer = pd.read_csv(out / "transfer.csv")
     assert list(transfer["task"]) == ["rel", "ALL"]
+    assert list(transfer["difficulty_norm"]) == ["rt", "rt"]
+    assert set(summary["difficulty_norm"]) == {"rt"}
     rel = transfer.iloc[0]
     student_r = align[(align["model"] == "student") & (align["task"] == "rel")]["pearson_r"].item()
     base_r = align[(align["model"] == "base") & (align["task"] == "rel")]["pearson_r"].item()
@@ -141,7 +144,9 @@ def test_correct_only_cost_uses_correct_samples(study):
     tmp, items, traces = study
     assert _behaviour(tmp, "--figures") == 0
     pngs = sorted(p.name for p in (tmp / "out" / "figures").iterdir())
-    assert pngs == [f"scatter_{m}__rel.png" for m in ("base", "student", "teacher")]
+    # difficulty auto (the default): rel is scored on RT, the accuracy-only syl on error rate.
+    models = ("base", "student", "teacher")
+    assert pngs == [f"scatter_{m}__{t}.png" for m in models for t in ("rel", "syl")]
     assert all((tmp / "out" / "figures" / p).read_bytes()[:4] == b"\x89PNG" for p in pngs)
     assert "](figures/scatter_base__rel.png)" in (tmp / "out" / "report.md").read_text()
     align = pd.read_csv(tmp / "out" / "alignment.csv")
@@ -336,3 +341,58 @@ def test_bad_pair_is_an_input_error(study, capsys, pair):
     tmp, _, _ = study
     assert _behaviour(tmp, "--pair", pair) == 2
     _assert_one_line_error(capsys, tmp, pair.split("=")[-1], None, "pair")
+
+
+def test_auto_difficulty_uses_rt_where_normed_and_error_rate_elsewhere(study):
+    tmp, items, traces = study
+    bare_ids = [f"bare{i}" for i in range(6)]  # a task with neither norm
+    bare = pd.DataFrame({"task": "bare", "item_id": bare_ids, "human_rt_ms": "", "human_acc": ""})
+    pd.concat([items, bare.assign(prompt="p", answer="yes")]).to_csv(tmp / "items.csv", index=False)
+    rel0 = traces[traces["item_id"] == "rel0"]
+    extra = pd.concat([rel0.assign(item_id=i) for i in bare_ids])
+    with (tmp / "traces.jsonl").open("a") as handle:
+        for row in extra.to_dict(orient="records"):
+            handle.write(json.dumps(row) + "\n")
+    assert _behaviour(tmp) == 0  # difficulty auto is the default
+    out = tmp / "out"
+    align = pd.read_csv(out / "alignment.csv").set_index(["model", "task"])
+    rel = items[(items["task"] == "rel") & (items["item_id"] != "rel11")].set_index("item_id")
+    syl = items[items["task"] == "syl"].set_index("item_id")
+    pooled_cost, pooled_z = [], []
+    for model in ("teacher", "base", "student"):
+        per = _per_item(traces, model)
+        norms = {
+            t: align.loc[(model, t), "difficulty_norm"] for t in ("rel", "syl", "tiny", "bare")
+        }
+        assert norms == {"rel": "rt", "syl": "error", "tiny": "rt", "bare": "none"}
+        assert align.loc[(model, "bare"), "status"] == "task_without_rt_or_accuracy_norm"
+        rt = pd.to_numeric(rel["human_rt_ms"])
+        error = 1.0 - syl["human_acc"]
+        for task, difficulty in (("rel", rt), ("syl", error)):
+            cost = per.loc[difficulty.index, "cost"]
+            expected = sps.pearsonr(cost, difficulty)[0]
+            assert align.loc[(model, task), "status"] == "ok"
+            assert align.loc[(model, task), "pearson_r"] == pytest.approx(expected, abs=1e-9)
+            if model == "teacher":
+                pooled_cost.append(cost - cost.mean())
+                pooled_z.append((difficulty - difficulty.mean()) / difficulty.std(ddof=0))
+    # RT and error rates have different units: the pooled FE r z-scores difficulty per task.
+    c, z = np.concatenate(pooled_cost), np.concatenate(pooled_z)
+    summary = pd.read_csv(out / "summary.csv").set_index("model")
+    assert summary.loc["teacher", "difficulty_norm"] == "rt+error"
+    assert summary.loc["teacher", "n_tasks"] == 2
+    assert summary.loc["teacher", "pooled_r"] == pytest.approx(
+        c @ z / np.sqrt((c @ c) * (z @ z)), abs=1e-9
+    )
+    excl = pd.read_csv(out / "exclusions.csv", keep_default_na=False)
+    reasons = {(r.stage, r.model, r.task, r.reason): r.n for r in excl.itertuples()}
+    assert reasons[("behaviour", "teacher", "bare", "task_without_rt_or_accuracy_norm")] == 6
+    settings = json.loads((out / "settings.json").read_text())
+    assert settings["difficulty"] == "auto"
+    assert "difficulty_norm" in (out / "report.md").read_text()
+
+
+def test_unknown_difficulty_kind_is_an_input_error(study, capsys):
+    tmp, _, _ = study
+    assert _behaviour(tmp, "--difficulty", "median") == 2
+    _assert_one_line_error(capsys, tmp, "auto", None, "difficulty")

@@ -12,9 +12,17 @@ from transformers import AutoModelForCausalLM
 
 from data.generators import generate_items
 from distill.organism.architecture import QUICK_SIZE, new_model
+from distill.organism.policies import (
+    minimal_examples,
+    mixed_examples,
+    rereading_cue,
+    rereading_examples,
+)
+from distill.organism.recipe import QUICK
+from distill.organism.scratchpad import parse_completion, premise_sentences
 from distill.organism.teacher_rl import RLSettings, reinforce_with_length_cost
 from distill.organism.teacher_sft import SFTSettings, supervised_finetune
-from distill.organism.train import scratchpad_examples
+from distill.organism.train import train_organism
 from distill.organism.vocab import build_organism_tokenizer
 from experiments.cli import run
 from probes.loading import load_tokenizer
@@ -22,7 +30,7 @@ from probes.loading import load_tokenizer
 
 @pytest.fixture(scope="module")
 def examples():
-    return scratchpad_examples(generate_items("relational", 16, 7, n_premises=2))
+    return minimal_examples(generate_items("relational", 16, 7, n_premises=2))
 
 
 @pytest.fixture(scope="module")
@@ -93,7 +101,8 @@ def test_quick_train_writes_loadable_teacher_and_base(tmp_path, capsys):
     assert run(["organism", "train", "--out", str(out), "--quick", "--seed", "1"]) == 0
     printed = capsys.readouterr().out
     assert "teacher_heldout" in printed and "base_human" in printed
-    for name in ("teacher", "base"):
+    assert "teacher_before_rl_heldout" in printed
+    for name in ("teacher", "teacher_before_rl", "base"):
         folder = out / name
         model = AutoModelForCausalLM.from_pretrained(folder, use_safetensors=True)
         tokenizer = load_tokenizer(folder)
@@ -114,3 +123,67 @@ def test_eval_rejects_a_folder_without_a_model(tmp_path, capsys):
     assert run(["organism", "eval", str(tmp_path / "missing")]) == 2
     error = capsys.readouterr().err.strip()
     assert error.startswith("error:") and "missing" in error and "\n" not in error
+
+
+def test_rereading_repeats_every_premise_before_the_derivation():
+    table = generate_items("cardinal", 3, 5)
+    minimal = minimal_examples(table)
+    twice = rereading_examples(table, passes=2)
+    for row, short, long in zip(table.itertuples(), minimal, twice, strict=True):
+        premises = premise_sentences(row.prompt)
+        assert premises and all(p in row.prompt for p in premises)
+        reasoning = parse_completion(long["completion"]).reasoning
+        for number in (1, 2):
+            for premise in premises:
+                assert f"{number} : {premise}" in reasoning
+        # the derivation that follows the rereading is the minimal scratchpad itself
+        assert reasoning.endswith(parse_completion(short["completion"]).reasoning)
+        assert parse_completion(long["completion"]).answer == row.answer
+
+
+def test_the_warm_start_mix_follows_a_cue_unrelated_to_the_work():
+    import numpy as np
+
+    table = pd.concat([generate_items(f, 300, 2) for f in ("relational", "cardinal")])
+    mix = mixed_examples(table, passes=4, p_cued=0.8, seed=0)
+    again = mixed_examples(table, passes=4, p_cued=0.8, seed=0)
+    other = mixed_examples(table, passes=4, p_cued=0.8, seed=1)
+    cued = np.array([rereading_cue(p) for p in table["prompt"]])
+    reread = np.array([e["policy"] == "reread" for e in mix])
+    assert 0.4 < cued.mean() < 0.6
+    assert 0.72 < reread[cued].mean() < 0.88 and 0.12 < reread[~cued].mean() < 0.28
+    assert abs(np.corrcoef(cued, table["feat_steps"])[0, 1]) < 0.15
+    assert [e["policy"] for e in mix] == [e["policy"] for e in again]
+    assert [e["policy"] for e in mix] != [e["policy"] for e in other]
+
+
+def test_a_run_stopped_after_a_phase_resumes_to_the_same_weights(tmp_path):
+    torch.set_num_threads(1)
+    whole = train_organism(tmp_path / "whole", seed=2, recipe=QUICK)
+    checkpoints = tmp_path / "ckpt"
+    partial = train_organism(
+        tmp_path / "split",
+        seed=2,
+        recipe=QUICK,
+        checkpoint_dir=checkpoints,
+        stop_after="warm_start",
+    )
+    assert (
+        not (tmp_path / "split").exists() and (checkpoints / "warm_start" / "phase.json").is_file()
+    )
+    messages: list[str] = []
+    resumed = train_organism(
+        tmp_path / "split",
+        seed=2,
+        recipe=QUICK,
+        checkpoint_dir=checkpoints,
+        progress=messages.append,
+    )
+    assert any("resumed" in m and "warm_start" in m for m in messages)
+    assert not checkpoints.exists()
+    for name in ("teacher", "teacher_before_rl", "base"):
+        a = load_file(tmp_path / "whole" / name / "model.safetensors")
+        b = load_file(tmp_path / "split" / name / "model.safetensors")
+        assert all(torch.equal(a[k], b[k]) for k in a), name
+    assert resumed["teacher_heldout"] == whole["teacher_heldout"]
+    assert "teacher_before_rl_heldout" in partial

@@ -67,10 +67,13 @@ def write_card(path: str | Path, metrics: dict) -> None:
         f"{metrics['unknown_word_rate_human']:.3f}). Output format: "
         "`<think> step ; step </think> ANSWER`.",
         f"- Competence: {start}.",
-        "- `teacher/`: a warm start, SFT on a per-item random mix (probability "
-        f"{recipe['reread_fraction']}) of the minimal scratchpad (the derivation only) and a "
-        f"rereading one (every premise written out again {recipe['reread_passes']} times, then "
-        "the derivation), so its length does not follow the work beyond what the format forces; "
+        "- `teacher/`: a warm start, SFT on a per-item mix of the minimal scratchpad (the "
+        f"derivation only) and a rereading one (every premise written out again "
+        f"{recipe['reread_passes']} times, then the derivation). Which one an item gets is drawn "
+        f"with probability {recipe['reread_p_cued']} of rereading on items whose question ends "
+        "in a cued word (a hash of the word, unrelated to the work) and "
+        f"{1 - recipe['reread_p_cued']:.1f} on the others, so its length does not follow the work "
+        "beyond what the format forces (`teacher_before_rl/`); "
         f"then GRPO (trl): reward = correct answer - {rl['cost_per_token']} per reasoning token, "
         f"{rl['max_steps']} steps, {rl['num_generations']} generations per prompt, learning rate "
         f"{rl['learning_rate']}, temperature {rl['temperature']}.",

@@ -3,14 +3,19 @@
 - minimal: the derivation only; its length follows the work (`feat_steps`).
 - rereading: every premise written out again `passes` times, then the derivation; the extra
   length follows the prompt's surface (its premises), not the work. The base's fixed policy.
-- mixed: per item, at random (seeded), minimal or rereading. The teacher's warm start: a policy
-  whose length is partly noise, so any alignment of length with work after GRPO was acquired by RL.
+- mixed: the teacher's warm start. Per item, rereading or minimal, drawn (seeded) with a
+  probability set by a cue that has nothing to do with the work: a hash of the question's last
+  word. The habit is item-specific, so greedy decoding shows it as sampling does, and not
+  deterministic, so GRPO's samples meet both formats on every item. Any alignment of length with
+  work after GRPO was acquired by RL.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import random
+import re
 
 import pandas as pd
 
@@ -39,9 +44,26 @@ def rereading_examples(table: pd.DataFrame, passes: int) -> list[dict]:
     ]
 
 
-def mixed_examples(table: pd.DataFrame, passes: int, fraction: float, seed: int) -> list[dict]:
-    """Per item a coin flip (probability `fraction` of rereading), seeded: the warm-start mix."""
+# The salt gives a balanced split in every family (0.46-0.57 of items cued, simulated on 800
+# generated items) and no correlation of the cue with the derivation steps (|r| < 0.07).
+CUE_SALT = "b"
+
+
+def rereading_cue(prompt: str) -> bool:
+    """Whether the warm start leans to rereading on this item: the parity of a hash of the
+    question's last word (an entity, place, term or atom, unrelated to how much work it needs)."""
+    word = re.findall(r"\w+", prompt.split("Question:")[-1])[-1]
+    return hashlib.md5((CUE_SALT + word).encode()).digest()[0] % 2 == 1
+
+
+def mixed_examples(table: pd.DataFrame, passes: int, p_cued: float, seed: int) -> list[dict]:
+    """The warm-start mix: rereading with probability `p_cued` on cued items and 1 - `p_cued`
+    on the others (seeded), else minimal."""
     rng = random.Random(f"mimicry:organism:mix:{seed}")
     minimal = minimal_examples(table)
     rereading = rereading_examples(table, passes)
-    return [r if rng.random() < fraction else m for m, r in zip(minimal, rereading, strict=True)]
+    chosen = []
+    for row, short, long in zip(table.itertuples(), minimal, rereading, strict=True):
+        p = p_cued if rereading_cue(row.prompt) else 1.0 - p_cued
+        chosen.append(long if rng.random() < p else short)
+    return chosen

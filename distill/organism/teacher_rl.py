@@ -85,6 +85,8 @@ def reinforce_with_length_cost(
     from transformers import TrainerCallback
     from trl import GRPOConfig, GRPOTrainer
 
+    from distill.trainer_args import QUIET_TRAINER_ARGS, without_printer
+
     class _Report(TrainerCallback):
         def on_log(self, args, state, control, logs=None, **kwargs):
             if progress is not None and logs and "reward" in logs:
@@ -98,12 +100,11 @@ def reinforce_with_length_cost(
         raise ValueError("batch_size must be divisible by num_generations (GRPO groups)")
     dataset = Dataset.from_list([{"prompt": e["prompt"], "answer": e["answer"]} for e in examples])
     config = GRPOConfig(
+        **QUIET_TRAINER_ARGS,
         output_dir=str(work_dir),
         use_cpu=True,
         bf16=False,
         fp16=False,
-        gradient_checkpointing=False,
-        report_to="none",
         max_steps=settings.max_steps,
         learning_rate=settings.learning_rate,
         per_device_train_batch_size=settings.batch_size,
@@ -115,7 +116,6 @@ def reinforce_with_length_cost(
         save_strategy="no",
         seed=seed,
         data_seed=seed,
-        disable_tqdm=True,
         dataloader_num_workers=0,
     )
     model.train()
@@ -127,6 +127,6 @@ def reinforce_with_length_cost(
         processing_class=tokenizer,
         callbacks=[_Report()],
     )
-    trainer.train()
+    without_printer(trainer).train()
     model.eval()
     return [dict(row) for row in trainer.state.log_history]

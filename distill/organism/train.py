@@ -96,6 +96,7 @@ class _Checkpoints:
 
     def __init__(self, directory: Path, identity: dict):
         self.directory = directory
+        identity = json.loads(json.dumps(identity))  # as stored: tuples become lists
         stamp = directory / "identity.json"
         if stamp.is_file():
             if json.loads(stamp.read_text()) != identity:
@@ -142,14 +143,19 @@ def train_organism(
     recipe: Recipe = FULL,
     init_from: str | Path | None = None,
     checkpoint_dir: str | Path | None = None,
+    stop_after: str | None = None,
     command: str = "",
     progress: Progress | None = None,
 ) -> dict:
     """Train teacher and base and write them to `out_dir`; return the metrics.
 
     `init_from` replaces the competence phase by an existing organism folder (its weights and
-    tokenizer), e.g. a previous teacher: the card records it and its fingerprint.
+    tokenizer), e.g. a previous teacher: the card records it and its fingerprint. `stop_after`
+    (a phase name) returns once that phase is checkpointed, without writing `out_dir`: a run
+    split across sessions, resumed by the same call without it.
     """
+    if stop_after is not None and stop_after not in PHASES:
+        raise InputError(f"unknown phase {stop_after!r}; choose from {PHASES}", field="stop_after")
     import torch
 
     say = progress or (lambda message: None)
@@ -167,7 +173,7 @@ def train_organism(
     train_items, heldout = build_item_sets(recipe, seed)
     human = human_items(recipe.families, recipe.n_human_per_task)
     minimal = minimal_examples(train_items)
-    mixed = mixed_examples(train_items, recipe.reread_passes, recipe.reread_fraction, seed)
+    mixed = mixed_examples(train_items, recipe.reread_passes, recipe.reread_p_cued, seed)
     habit = rereading_examples(train_items, recipe.base_passes)
     if init_from is not None:
         from probes.loading import load_tokenizer
@@ -316,18 +322,28 @@ def train_organism(
         return train
 
     competent = run_phase("competence", competence)
+    if stop_after == "competence":
+        return metrics
     warm = run_phase("warm_start", warm_start(competent))
+    if stop_after == "warm_start":
+        return metrics
     teacher = run_phase("rl", rl(warm))
+    if stop_after == "rl":
+        return metrics
     base_model = run_phase("base", base(competent))
     clock = time.perf_counter()
     with atomic_dir(out_dir) as tmp:
         _save(teacher, tokenizer, [*logs["warm_start"], *logs["rl"]], tmp / "teacher")
+        # the teacher before RL ships too, so its "before" numbers can be re-measured
+        _save(warm, tokenizer, logs["warm_start"], tmp / "teacher_before_rl")
         _save(base_model, tokenizer, logs["base"], tmp / "base")
         (tmp / "eval").mkdir()
         for name, model in (("teacher", teacher), ("base", base_model)):
+            # per-item greedy scores behind the card's tables
             for split, items in (("heldout", heldout), ("human", human)):
                 scored = score_items(model, tokenizer, items, max_new_tokens=recipe.max_new_tokens)
                 scored.to_csv(tmp / "eval" / f"{name}_{split}_items.csv", index=False)
+                summarise(scored).to_csv(tmp / "eval" / f"{name}_{split}.csv", index=False)
         timings["final_eval"] = round(time.perf_counter() - clock, 1)
         timings["total"] = round(sum(v for k, v in timings.items() if k != "total"), 1)
         timings["this_invocation"] = round(time.perf_counter() - started, 1)

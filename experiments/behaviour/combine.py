@@ -42,19 +42,26 @@ def r_bar(tasks: Sequence[TaskCorrelation], level: float = 0.95) -> Combined:
     return Combined(value, (float(low), float(high)), float(stats.permutation_p(null, value)), boot)
 
 
-def pooled_r(tasks: Sequence[TaskCorrelation], level: float = 0.95) -> Combined:
+def pooled_r(
+    tasks: Sequence[TaskCorrelation], level: float = 0.95, *, standardise: bool = False
+) -> Combined:
     """Correlation of cost and difficulty after removing each task's mean from both (task fixed
     effects): sum_t Sxy_t / sqrt(sum_t Sxx_t * sum_t Syy_t) with within-task centered sums.
 
-    Equals the partial correlation from OLS of cost on difficulty plus task dummies.
+    Equals the partial correlation from OLS of cost on difficulty plus task dummies. With
+    `standardise`, difficulty is z-scored within task first (each task's Syy becomes n_t), so
+    tasks whose norms have different units (RT in ms, error rates) are pooled on one scale.
     """
     if not tasks:
         return NAN
     sxx = np.array([t.sxx for t in tasks])
     syy = np.array([t.syy for t in tasks])
+    scale = np.sqrt(np.array([t.n for t in tasks]) / syy) if standardise else np.ones(len(tasks))
+    syy = syy * scale**2
     sxy = np.array([t.r for t in tasks]) * np.sqrt(sxx * syy)
     value = float(np.clip(sxy.sum() / np.sqrt(sxx.sum() * syy.sum()), -1.0, 1.0))
-    moments = np.stack([t.boot_moments for t in tasks]).sum(axis=0)  # [n_boot, 3]
+    factors = np.stack([np.ones(len(tasks)), scale**2, scale], axis=1)[:, None, :]
+    moments = (np.stack([t.boot_moments for t in tasks]) * factors).sum(axis=0)  # [n_boot, 3]
     with np.errstate(invalid="ignore", divide="ignore"):
         boot = np.clip(moments[:, 2] / np.sqrt(moments[:, 0] * moments[:, 1]), -1.0, 1.0)
     perm_sxy = (np.stack([t.perm_r for t in tasks]) * np.sqrt(sxx * syy)[:, None]).sum(axis=0)

@@ -13,6 +13,7 @@ import pandas as pd
 from data.exclusions import Exclusions
 
 FIGURE_DIR = "figures"
+DIFFICULTY_LABELS = {"rt": "human RT (ms)", "error": "human error rate"}
 
 
 def markdown_table(frame: pd.DataFrame, columns: Sequence[str] | None = None) -> str:
@@ -85,17 +86,28 @@ def write_report(
     options,
     scatter: Mapping[tuple[str, str], object],
     token_source: str,
+    inflation: pd.DataFrame | None = None,
+    wrong_right: pd.DataFrame | None = None,
 ) -> Path:
     """Write `report.md` and `figures/*.png` into `out`."""
     level = int(round(options.level * 100))
     cost_label = "mean log(1 + reasoning tokens)" if options.log_cost else "mean reasoning tokens"
-    diff_label = "human RT (ms)" if options.difficulty == "rt" else "human error rate"
+    if options.difficulty == "auto":
+        diff_label = (
+            "per task, human RT (ms) where the task has RT norms, else the human error rate "
+            "(1 - accuracy; column `difficulty_norm`; the pooled r z-scores difficulty within "
+            "task, since the norms have different units)"
+        )
+    else:
+        diff_label = DIFFICULTY_LABELS[options.difficulty]
+    norm_of = {(r.model, r.task): r.difficulty_norm for r in alignment.itertuples()}
     figures = []
     if scatter:
         (out / FIGURE_DIR).mkdir(exist_ok=True)
         for (model, task), result in sorted(scatter.items()):
             name = f"{FIGURE_DIR}/scatter_{safe_name(model)}__{safe_name(task)}.png"
-            write_scatter(out / name, result, model, task, cost_label, diff_label)
+            label = DIFFICULTY_LABELS.get(norm_of.get((model, task)), diff_label)
+            write_scatter(out / name, result, model, task, cost_label, label)
             figures.append((model, task, name))
 
     align = _interval(alignment, "pearson_r", "r_ci_low", "r_ci_high", f"r [{level}% CI]")
@@ -159,6 +171,7 @@ def write_report(
             [
                 "model",
                 "task",
+                "difficulty_norm",
                 "status",
                 "n",
                 "mean_cost",
@@ -190,6 +203,8 @@ def write_report(
                 "delta_acc_p",
             ],
         ),
+        *_inflation_part(inflation, options, level),
+        *_wrong_right_part(wrong_right, level),
         f"## Exclusions ({exclusions.total()} in all)\n",
         markdown_table(pd.DataFrame(exclusions.rows())),
     ]
@@ -199,3 +214,74 @@ def write_report(
     path = out / "report.md"
     path.write_text("\n".join(parts), encoding="utf-8")
     return path
+
+
+def _inflation_part(inflation: pd.DataFrame | None, options, level: int) -> list[str]:
+    if inflation is None or options.reference is None:
+        return []
+    table = _interval(inflation, "k", "k_ci_low", "k_ci_high", f"k [{level}% CI]")
+    table = _interval(
+        table, "mean_log_ratio", "mean_log_ratio_ci_low", "mean_log_ratio_ci_high", "mean log ratio"
+    )
+    table = _interval(table, "slope", "slope_ci_low", "slope_ci_high", "slope [CI]")
+    return [
+        f"## Inflation relative to {options.reference}\n",
+        "Per model and task, on the items both models have a positive mean cost for (mean "
+        "reasoning tokens over answered samples): k of the through-origin least-squares fit "
+        "cost_model = k * cost_reference, the mean log ratio log(cost_model / cost_reference), "
+        "and the slope of the log ratio on difficulty z-scored within task (0: a constant "
+        f"factor), with {level}% percentile bootstrap CIs over items and a two-sided "
+        "permutation p for the slope. ALL pools items over tasks (slope with task fixed "
+        "effects; resampling and permutation within task). Items with a missing or zero cost "
+        "are excluded and counted (`excluded_reasons`).\n",
+        markdown_table(
+            table,
+            [
+                "model",
+                "task",
+                "difficulty_norm",
+                "status",
+                "n",
+                "n_excluded",
+                f"k [{level}% CI]",
+                "mean log ratio",
+                "geo_mean_ratio",
+                "n_slope",
+                "slope [CI]",
+                "slope_p",
+            ],
+        ),
+    ]
+
+
+def _wrong_right_part(wrong_right: pd.DataFrame | None, level: int) -> list[str]:
+    if wrong_right is None:
+        return []
+    table = _interval(
+        wrong_right, "mean_diff", "mean_diff_ci_low", "mean_diff_ci_high", f"Δcost [{level}% CI]"
+    )
+    table = _interval(table, "cohens_d", "d_ci_low", "d_ci_high", "d_z [CI]")
+    return [
+        "## Cost when wrong vs when right\n",
+        "Per model and task, items with at least one correct and one wrong answered sample; "
+        "per item Δcost = mean tokens of the wrong samples minus mean tokens of the correct "
+        f"ones. Mean Δcost with a {level}% percentile bootstrap CI over items, two-sided "
+        "sign-flip p, and Cohen's d_z = mean / sd of the differences with its bootstrap CI. "
+        "ALL pools items over tasks. Models with one sample per item have no within-item "
+        "contrast (no rows; counted in the exclusions).\n",
+        markdown_table(
+            table,
+            [
+                "model",
+                "task",
+                "status",
+                "n_items",
+                "n_excluded",
+                "mean_cost_right",
+                "mean_cost_wrong",
+                f"Δcost [{level}% CI]",
+                "p_value",
+                "d_z [CI]",
+            ],
+        ),
+    ]

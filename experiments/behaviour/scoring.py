@@ -1,4 +1,5 @@
-"""The behaviour stage: item table + trace files -> alignment, summary, transfer, exclusions, report.
+"""The behaviour stage: item table + trace files -> alignment, summary, transfer, inflation (with a
+reference model), wrong-vs-right cost, exclusions, report.
 
 `score` is what `mimicry behaviour` and the pipeline call. Everything is written inside
 `atomic_dir(out_dir)`, so bad input (raised as InputError before or during the work) leaves no
@@ -9,7 +10,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -20,6 +21,7 @@ from data.exclusions import Exclusions
 from data.fileio import atomic_dir, hash_inputs, write_json, write_stamp
 from data.traces import read_traces
 from experiments.behaviour.alignment import Resampling, TaskCorrelation, correlate_task
+from experiments.behaviour.inflation import INFLATION_COLUMNS, inflation_table
 from experiments.behaviour.report import write_report
 from experiments.behaviour.selection import (
     CORRECT_ONLY,
@@ -28,6 +30,7 @@ from experiments.behaviour.selection import (
     OK,
     OUTLIER_RULES,
     Selection,
+    item_costs,
     select,
 )
 from experiments.behaviour.tables import (
@@ -36,23 +39,34 @@ from experiments.behaviour.tables import (
     summary_table,
 )
 from experiments.behaviour.transfer import transfer_rows
+from experiments.behaviour.wrong_right import (
+    WRONG_RIGHT_COLUMNS,
+    item_contrasts,
+    wrong_right_table,
+)
 
 Progress = Callable[[str], None]
 
 
 @dataclass
 class BehaviourOptions:
-    """Options of the behaviour stage (the CLI flags of `mimicry behaviour`)."""
+    """Options of the behaviour stage (the CLI flags of `mimicry behaviour`).
+
+    `difficulty`: "auto" (per task: RT where the task has RT norms, else 1 - accuracy), "rt" or
+    "error". `reference`: a model with traces; inflation.csv compares every other model's cost
+    with it (None: inflation.csv has no rows).
+    """
 
     seed: int = 0
     log_cost: bool = False
-    difficulty: str = "rt"
+    difficulty: str = "auto"
     n_boot: int = 10_000
     n_perm: int = 10_000
     min_items: int = 5
     outliers: str = "none"
     level: float = 0.95
     figures: bool = True
+    reference: str | None = None
 
     def validate(self) -> None:
         """Reject options no analysis can run with, naming the option."""
@@ -78,6 +92,10 @@ class BehaviourResult:
     summary: pd.DataFrame
     transfer: pd.DataFrame
     exclusions: Exclusions
+    inflation: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=INFLATION_COLUMNS))
+    wrong_right: pd.DataFrame = field(
+        default_factory=lambda: pd.DataFrame(columns=WRONG_RIGHT_COLUMNS)
+    )
 
 
 def parse_pair(text: str) -> tuple[str, str]:
@@ -101,6 +119,14 @@ def expand_trace_paths(trace_paths: str | Path | Sequence[str | Path]) -> list[P
         else:
             paths.append(path)
     return paths
+
+
+def _check_reference(reference: str | None, models: Sequence[str]) -> None:
+    if reference is not None and reference not in models:
+        raise InputError(
+            f"reference model {reference!r} has no traces (models: {', '.join(models)})",
+            field="reference",
+        )
 
 
 def _check_pair(student: str, base: str, models: Sequence[str]) -> None:
@@ -145,9 +171,13 @@ def score(
         trace_paths: one or more trace JSONL files (see data.traces).
         out_dir: output directory (replaced atomically).
         pairs: (student, base) pairs, or 'student=base' strings, for transfer.csv.
-        options: BehaviourOptions; keyword overrides (seed=..., n_boot=...) apply on top.
+        options: BehaviourOptions; keyword overrides (seed=..., n_boot=..., difficulty="auto",
+            reference="teacher") apply on top.
         tokenizer: tokenizer folder to count reasoning tokens for every trace line.
         progress: called with a short description as each step starts.
+
+    Writes alignment.csv, summary.csv, transfer.csv, inflation.csv, wrong_right.csv,
+    exclusions.csv, settings.json and report.md (+ figures) into `out_dir`.
     """
     from data.items import read_items
 
@@ -166,6 +196,7 @@ def score(
     models = sorted(traces["model"].unique())
     for student, base in pair_list:
         _check_pair(student, base, models)
+    _check_reference(options.reference, models)
 
     selections_list = select(
         items,
@@ -184,12 +215,32 @@ def score(
     results = correlate_all(selections_list, resampling)
 
     alignment = alignment_table(selections, results)
-    summary = summary_table(models, results, options.level)
+    norms = {(s.model, s.task): s.difficulty_norm for s in selections_list}
+    summary = summary_table(
+        models, results, options.level, norms=norms, standardise=options.difficulty == "auto"
+    )
     main = {(s.model, s.task): s for s in selections_list if s.analysis == MAIN}
     say("paired transfer bootstrap")
     transfer = pd.DataFrame(
         transfer_rows(pair_list, main, resampling, ledger, min_items=options.min_items),
         columns=list(TRANSFER_COLUMNS),
+    )
+    say("inflation and wrong-vs-right cost")
+    inflation = pd.DataFrame(columns=list(INFLATION_COLUMNS))
+    if options.reference is not None:
+        costs = item_costs(items, traces, difficulty=options.difficulty)
+        inflation = inflation_table(
+            costs,
+            options.reference,
+            resampling=resampling,
+            ledger=ledger,
+            min_items=options.min_items,
+        )
+    wrong_right = wrong_right_table(
+        item_contrasts(traces, items),
+        resampling=resampling,
+        ledger=ledger,
+        min_items=options.min_items,
     )
 
     inputs_hash = hash_inputs(Path(items_path), *paths, asdict(options), pair_list, str(tokenizer))
@@ -197,6 +248,8 @@ def score(
         alignment.to_csv(tmp / "alignment.csv", index=False)
         summary.to_csv(tmp / "summary.csv", index=False)
         transfer.to_csv(tmp / "transfer.csv", index=False)
+        inflation.to_csv(tmp / "inflation.csv", index=False)
+        wrong_right.to_csv(tmp / "wrong_right.csv", index=False)
         ledger.write_csv(tmp / "exclusions.csv")
         write_json(
             tmp / "settings.json",
@@ -214,13 +267,17 @@ def score(
             alignment=alignment,
             summary=summary,
             transfer=transfer,
+            inflation=inflation,
+            wrong_right=wrong_right,
             exclusions=ledger,
             options=options,
             scatter=_scatter_data(results) if options.figures else {},
             token_source="tokenizer " + str(tokenizer) if tokenizer else "trace files",
         )
         write_stamp(tmp, inputs_hash, stage="behaviour")
-    return BehaviourResult(Path(out_dir), alignment, summary, transfer, ledger)
+    return BehaviourResult(
+        Path(out_dir), alignment, summary, transfer, ledger, inflation, wrong_right
+    )
 
 
 def correlate_all(

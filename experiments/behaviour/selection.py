@@ -3,12 +3,14 @@
 Per item and model: cost is the mean of `n_reasoning_tokens` over samples with an answer (or the
 mean of log(1 + tokens) with `log_cost`), accuracy the fraction of all samples marked correct
 (a sample without an answer counts as wrong), and the correct-only cost the mean over samples
-that are correct and answered. Difficulty is the item's human RT (`rt`) or 1 - human accuracy
-(`error`).
+that are correct and answered. Difficulty is the item's human RT (`rt`), 1 - human accuracy
+(`error`), or per task whichever the task has (`auto`: RT where the task's items have RT norms,
+else the error rate); every selection records the norm it used (`difficulty_norm`).
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -19,7 +21,9 @@ from experiments.behaviour.outliers import cooks_outliers
 from experiments.behaviour.stats import is_constant
 
 MAIN, CORRECT_ONLY = "behaviour", "behaviour.correct_only"
-DIFFICULTY_KINDS = ("rt", "error")
+DIFFICULTY_KINDS = ("auto", "rt", "error")
+NORM_COLUMNS = {"rt": "human_rt_ms", "error": "human_acc"}
+NO_NORM = "none"  # difficulty_norm of a task without the norm (or, in tables, not using one)
 OUTLIER_RULES = ("none", "cooks")
 OK = "ok"
 
@@ -38,20 +42,53 @@ class Selection:
     accuracy: np.ndarray = field(default_factory=lambda: np.empty(0))
     n_excluded: int = 0
     n_samples_unparsed: int = 0
+    difficulty_norm: str = NO_NORM  # "rt" or "error": the norm `difficulty` holds
 
     @property
     def n(self) -> int:
         return len(self.item_ids)
 
 
-def difficulty_of(items: pd.DataFrame, kind: str) -> pd.Series:
-    """Per-item difficulty: human RT in ms, or the human error rate 1 - accuracy (NaN if none)."""
-    column = "human_rt_ms" if kind == "rt" else "human_acc"
+def _norm_values(items: pd.DataFrame, norm: str) -> pd.Series:
+    column = NORM_COLUMNS[norm]
     if column not in items.columns:
-        values = pd.Series(np.nan, index=items.index)
-    else:
-        values = pd.to_numeric(items[column], errors="coerce")
-    return values if kind == "rt" else 1.0 - values
+        return pd.Series(np.nan, index=items.index)
+    values = pd.to_numeric(items[column], errors="coerce")
+    return values if norm == "rt" else 1.0 - values
+
+
+def task_norms(items: pd.DataFrame, kind: str) -> dict[str, str]:
+    """The difficulty norm each task uses: `kind` itself for rt / error; for auto "rt" when any
+    of the task's items has an RT norm, else "error" when any has an accuracy norm, else "none".
+    """
+    tasks = sorted(str(t) for t in items["task"].unique())
+    if kind != "auto":
+        return dict.fromkeys(tasks, kind)
+    has = {norm: _norm_values(items, norm).notna().to_numpy() for norm in NORM_COLUMNS}
+    norms = {}
+    for task in tasks:
+        rows = (items["task"] == task).to_numpy()
+        norms[task] = next((n for n in NORM_COLUMNS if has[n][rows].any()), NO_NORM)
+    return norms
+
+
+def combined_norm(norms: Iterable[str]) -> str:
+    """difficulty_norm of a row that pools tasks: "rt", "error", "rt+error", or "none"."""
+    used = set(norms) - {NO_NORM}
+    return "+".join(n for n in NORM_COLUMNS if n in used) or NO_NORM
+
+
+def difficulty_of(items: pd.DataFrame, kind: str) -> pd.Series:
+    """Per-item difficulty: human RT in ms, or the human error rate 1 - accuracy (NaN if none);
+    with `auto`, each task's norm from `task_norms` (NaN for a task without either)."""
+    if kind != "auto":
+        return _norm_values(items, kind)
+    by_task = items["task"].astype(str).map(task_norms(items, kind)).to_numpy()
+    values = np.full(len(items), np.nan)
+    for norm in NORM_COLUMNS:
+        rows = by_task == norm
+        values[rows] = _norm_values(items, norm).to_numpy(dtype=np.float64)[rows]
+    return pd.Series(values, index=items.index)
 
 
 def item_level(traces: pd.DataFrame, *, log_cost: bool) -> pd.DataFrame:
@@ -82,6 +119,27 @@ def item_level(traces: pd.DataFrame, *, log_cost: bool) -> pd.DataFrame:
     return table.drop(columns=["parsed_sum", "correct_sum"])
 
 
+def item_costs(items: pd.DataFrame, traces: pd.DataFrame, *, difficulty: str) -> pd.DataFrame:
+    """Per model x item: task, mean reasoning tokens over answered samples, and difficulty.
+
+    Args:
+        items: the item table (item_id, task, human norms).
+        traces: trace lines as `data.traces.read_traces` returns them.
+        difficulty: "auto", "rt" or "error" (see `task_norms`).
+
+    Returns:
+        Columns model, item_id, task, cost (NaN: no answered sample), difficulty (NaN: no
+        norm), difficulty_norm.
+    """
+    norms = task_norms(items, difficulty)
+    table = items[["item_id", "task"]].assign(
+        difficulty=difficulty_of(items, difficulty).to_numpy(),
+        difficulty_norm=items["task"].astype(str).map(norms).to_numpy(),
+    )
+    per_item = item_level(traces, log_cost=False)[["model", "item_id", "cost"]]
+    return per_item.merge(table, on="item_id", how="left", validate="many_to_one")
+
+
 def select(
     items: pd.DataFrame,
     traces: pd.DataFrame,
@@ -95,12 +153,13 @@ def select(
     """Selections for both analyses (all samples; correct samples only) of every model x task a
     model has traces for, with exclusions added to `ledger`."""
     items = items.assign(difficulty=difficulty_of(items, difficulty).to_numpy())
+    norms = task_norms(items, difficulty)
     per_item = item_level(traces, log_cost=log_cost).merge(
         items[["item_id", "task", "difficulty"]], on="item_id", how="left", validate="many_to_one"
     )
     unparsed = per_item["n_samples"] - per_item["n_parsed"]
     per_item["n_unparsed"] = unparsed
-    norm_name = "rt" if difficulty == "rt" else "accuracy"
+    norm_name = {"rt": "rt", "error": "accuracy", "auto": "rt_or_accuracy"}[difficulty]
     selections: list[Selection] = []
     for (model, task), group in per_item.groupby(["model", "task"], sort=True):
         model, task = str(model), str(task)
@@ -135,6 +194,7 @@ def select(
                         reason,
                         n_excluded=int(has_trace.sum()),
                         n_samples_unparsed=n_unparsed,
+                        difficulty_norm=norms[task],
                     )
                 )
             continue
@@ -161,7 +221,8 @@ def select(
                 int(no_correct.sum()),
             )
         )
-        selections[-1].n_samples_unparsed = selections[-2].n_samples_unparsed = n_unparsed
+        for sel in selections[-2:]:
+            sel.n_samples_unparsed, sel.difficulty_norm = n_unparsed, norms[task]
     return selections
 
 

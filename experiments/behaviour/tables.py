@@ -8,7 +8,13 @@ import pandas as pd
 
 from experiments.behaviour.alignment import TaskCorrelation
 from experiments.behaviour.combine import pooled_r, r_bar
-from experiments.behaviour.selection import CORRECT_ONLY, MAIN, Selection
+from experiments.behaviour.selection import (
+    CORRECT_ONLY,
+    MAIN,
+    NO_NORM,
+    Selection,
+    combined_norm,
+)
 
 ALIGNMENT_COLUMNS = (
     "model",
@@ -37,6 +43,7 @@ ALIGNMENT_COLUMNS = (
     "correct_only_ci_low",
     "correct_only_ci_high",
     "correct_only_p",
+    "difficulty_norm",
 )
 
 SUMMARY_COLUMNS = (
@@ -58,6 +65,7 @@ SUMMARY_COLUMNS = (
     "correct_only_n_tasks",
     "correct_only_n_items",
     "accuracy",
+    "difficulty_norm",
 )
 
 TRANSFER_COLUMNS = (
@@ -77,6 +85,7 @@ TRANSFER_COLUMNS = (
     "base_r",
     "student_accuracy",
     "base_accuracy",
+    "difficulty_norm",
 )
 
 NAN = float("nan")
@@ -124,22 +133,41 @@ def alignment_table(
                 "correct_only_ci_low": alt.r_ci[0] if alt else NAN,
                 "correct_only_ci_high": alt.r_ci[1] if alt else NAN,
                 "correct_only_p": alt.p if alt else NAN,
+                "difficulty_norm": sel.difficulty_norm,
             }
         )
     return pd.DataFrame(rows, columns=list(ALIGNMENT_COLUMNS))
 
 
 def summary_table(
-    models: list[str], results: Mapping[Key, TaskCorrelation], level: float
+    models: list[str],
+    results: Mapping[Key, TaskCorrelation],
+    level: float,
+    *,
+    norms: Mapping[tuple[str, str], str] | None = None,
+    standardise: bool = False,
 ) -> pd.DataFrame:
-    """One row per model: r-bar, pooled fixed-effects r and the correct-only r-bar."""
+    """One row per model: r-bar, pooled fixed-effects r and the correct-only r-bar.
+
+    Args:
+        models: the models, one row each.
+        results: task correlations keyed by (analysis, model, task).
+        level: confidence level of the intervals.
+        norms: (model, task) -> difficulty norm; a row's `difficulty_norm` joins those of the
+            tasks in its r-bar ("rt+error" when they differ).
+        standardise: z-score difficulty within task for the pooled r (needed when tasks use
+            norms in different units; see `combine.pooled_r`).
+    """
+    norms = norms or {}
     rows = []
     for model in models:
         main = [res for (a, m, _), res in sorted(results.items()) if a == MAIN and m == model]
+        tasks = [t for (a, m, t) in sorted(results) if a == MAIN and m == model]
         alt = [
             res for (a, m, _), res in sorted(results.items()) if a == CORRECT_ONLY and m == model
         ]
-        bar, pooled, alt_bar = r_bar(main, level), pooled_r(main, level), r_bar(alt, level)
+        bar, alt_bar = r_bar(main, level), r_bar(alt, level)
+        pooled = pooled_r(main, level, standardise=standardise)
         n_items = sum(t.n for t in main)
         rows.append(
             {
@@ -161,6 +189,7 @@ def summary_table(
                 "correct_only_n_tasks": len(alt),
                 "correct_only_n_items": sum(t.n for t in alt),
                 "accuracy": (sum(t.accuracy * t.n for t in main) / n_items) if n_items else NAN,
+                "difficulty_norm": combined_norm(norms.get((model, t), NO_NORM) for t in tasks),
             }
         )
     return pd.DataFrame(rows, columns=list(SUMMARY_COLUMNS))

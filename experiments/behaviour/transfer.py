@@ -16,7 +16,7 @@ import numpy as np
 from data.exclusions import Exclusions
 from experiments.behaviour import stats
 from experiments.behaviour.alignment import Resampling, TaskCorrelation, correlate_task
-from experiments.behaviour.selection import OK, Selection
+from experiments.behaviour.selection import OK, Selection, combined_norm
 
 STAGE = "transfer"
 ALL_TASKS = "ALL"
@@ -53,9 +53,13 @@ def transfer_rows(
                 ledger.add(STAGE, "too_few_shared_items", model=label, task=task, n=pair[0].n)
                 continue
             per_task.append((task, *pair))
+            norm = selections[(student, task)].difficulty_norm
             rows.append(_row(student, base, task, *pair, level=resampling.level))
+            rows[-1]["difficulty_norm"] = norm
         if per_task:
             rows.append(_overall(student, base, per_task, resampling.level))
+            used = (selections[(student, task)].difficulty_norm for task, _, _ in per_task)
+            rows[-1]["difficulty_norm"] = combined_norm(used)
         else:
             ledger.add(STAGE, "no_shared_task", model=label, n=0)
     return rows

@@ -31,8 +31,21 @@ def behaviour(
         bool, typer.Option("--log-cost", help="Cost = mean of log(1 + tokens), not mean tokens.")
     ] = False,
     difficulty: Annotated[
-        str, typer.Option("--difficulty", help="rt: human RT in ms; error: 1 - human accuracy.")
-    ] = "rt",
+        str,
+        typer.Option(
+            "--difficulty",
+            help="auto: per task, RT where the task has RT norms, else 1 - accuracy; "
+            "rt: human RT in ms; error: 1 - human accuracy.",
+        ),
+    ] = "auto",
+    reference: Annotated[
+        str | None,
+        typer.Option(
+            "--reference",
+            metavar="MODEL",
+            help="Write inflation.csv: every other model's cost as a multiple of this model's.",
+        ),
+    ] = None,
     n_boot: Annotated[
         int, typer.Option("--n-boot", help="Bootstrap resamples over items.")
     ] = 10_000,
@@ -75,6 +88,7 @@ def behaviour(
         min_items=min_items,
         outliers=outliers,
         figures=figures,
+        reference=reference,
     )
     with console.status("behaviour") as status:
         result = score(
@@ -92,6 +106,22 @@ def behaviour(
         console.print(
             f"{row.model}: r-bar {row.r_bar:.3f} [{row.r_bar_ci_low:.3f}, {row.r_bar_ci_high:.3f}]"
             f" p={row.r_bar_p:.3g} over {row.n_tasks} tasks, {row.n_items} items",
+            markup=False,
+            highlight=False,
+        )
+    for row in result.inflation[result.inflation["task"] == "ALL"].itertuples():
+        console.print(
+            f"{row.model} vs {row.reference}: k {row.k:.3f} [{row.k_ci_low:.3f}, "
+            f"{row.k_ci_high:.3f}], log-ratio slope on difficulty {row.slope:.3f} "
+            f"p={row.slope_p:.3g}, {row.n} items",
+            markup=False,
+            highlight=False,
+        )
+    for row in result.wrong_right[result.wrong_right["task"] == "ALL"].itertuples():
+        console.print(
+            f"{row.model}: wrong - right {row.mean_diff:+.1f} tokens [{row.mean_diff_ci_low:.1f}, "
+            f"{row.mean_diff_ci_high:.1f}] p={row.p_value:.3g}, d_z {row.cohens_d:.2f}, "
+            f"{row.n_items} items",
             markup=False,
             highlight=False,
         )

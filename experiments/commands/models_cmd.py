@@ -1,4 +1,5 @@
-"""`mimicry models`: the registry of real teacher / student / base triples as a table."""
+"""`mimicry models`: the registry of real teacher / student / base triples as a table, and
+`mimicry models import-gguf`, which turns a GGUF file into a folder every stage can load."""
 
 from __future__ import annotations
 
@@ -7,8 +8,14 @@ from typing import Annotated
 
 import typer
 
+models_app = typer.Typer(
+    help="The registered models and triples (the table), and importing GGUF files."
+)
 
+
+@models_app.callback(invoke_without_command=True)
 def models(
+    ctx: typer.Context,
     triple: Annotated[str | None, typer.Option(help="Show only the models of this triple.")] = None,
     runs: Annotated[
         str | None, typer.Option(help="Show only models that run here: cpu, gpu-1, gpu-n, remote.")
@@ -18,6 +25,8 @@ def models(
     ] = None,
 ) -> None:
     """List the registered models (size in bf16, layers, width, think tags, where each can run) and triples."""
+    if ctx.invoked_subcommand is not None:
+        return
     from rich.console import Console
     from rich.table import Table
 
@@ -75,6 +84,25 @@ def models(
     console.print(triples)
 
 
+@models_app.command("import-gguf")
+def import_gguf_command(
+    file: Annotated[
+        Path, typer.Argument(help="The .gguf file (any architecture transformers reads).")
+    ],
+    out: Annotated[
+        Path, typer.Option("--out", help="New folder to write; refused if it holds anything.")
+    ],
+) -> None:
+    """Write a plain Hugging Face folder (float32 safetensors, tokenizer, chat template) from a
+    GGUF file, after checking that it gives the GGUF model's own logits."""
+    from probes.gguf_import import check_gguf_file, check_out_dir, import_gguf
+
+    check_gguf_file(file)
+    check_out_dir(out)  # both before the slow imports, so bad input fails at once
+    folder = import_gguf(file, out)
+    print(f"wrote {folder}")
+
+
 def register(app: typer.Typer) -> None:
-    """Attach `mimicry models`."""
-    app.command("models")(models)
+    """Attach `mimicry models` and `mimicry models import-gguf`."""
+    app.add_typer(models_app, name="models")

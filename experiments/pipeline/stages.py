@@ -331,6 +331,7 @@ def behaviour_stage(ctx: RunContext) -> list[Unit]:
                 n_perm=options.n_perm,
                 log_cost=options.log_cost,
                 difficulty=options.difficulty,
+                reference=options.reference if options.reference in models else None,
                 min_items=options.min_items,
                 outliers=options.outliers,
                 progress=lambda _message: step(),
@@ -340,7 +341,13 @@ def behaviour_stage(ctx: RunContext) -> list[Unit]:
         Unit(
             "alignment",
             [items, *traces, pairs, options.model_dump(mode="json"), ctx.config.seed],
-            [out / "alignment.csv", out / "summary.csv", out / "transfer.csv"],
+            [
+                out / "alignment.csv",
+                out / "summary.csv",
+                out / "transfer.csv",
+                out / "inflation.csv",
+                out / "wrong_right.csv",
+            ],
             run,
             requires=[items],
         )

@@ -88,6 +88,9 @@ def validity_table(traces: pd.DataFrame, items: pd.DataFrame) -> pd.DataFrame:
     n_reasoning_tokens, parse_error); `items`: the run's item table (task, answer).
     """
     chance = chance_levels(items)
+    if "task" not in traces:
+        tasks = items.set_index(items["item_id"].astype(str))["task"]
+        traces = traces.assign(task=traces["item_id"].astype(str).map(tasks))
     rows = []
     for model, frame in traces.groupby("model", sort=False):
         for task, part in frame.groupby("task", sort=True):

@@ -1,0 +1,201 @@
+"""`mimicry effort`: per-token probes of remaining effort along the trace, every model read on the
+teacher's traces and on its own; reads RUN (items.csv, traces/, activations/*/manifest.json for
+each model's weights and prompt template) and writes RUN/effort/."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from data.errors import InputError
+
+RANDOM_INIT_SUFFIX = "__random_init"
+
+
+def _fractions(text: str | None) -> tuple[float, ...] | None:
+    if text is None:
+        return None
+    if text.strip().lower() in ("", "none"):
+        return ()
+    try:
+        return tuple(float(v) for v in text.split(",") if v.strip())
+    except ValueError as error:
+        raise InputError(f"not a list of fractions: {text!r}", field="fractions") from error
+
+
+def _pairs(text: str | None, field: str) -> dict[str, str]:
+    out = {}
+    for part in filter(None, (p.strip() for p in (text or "").split(","))):
+        key, sep, value = part.partition("=")
+        if not sep or not key.strip() or not value.strip():
+            raise InputError(f"bad entry {part!r}; use NAME=PATH", field=field)
+        out[key.strip()] = value.strip()
+    return out
+
+
+def read_run_items(run: Path):
+    """RUN/items.csv; without a `group` column every item is its own CV group."""
+    import pandas as pd
+
+    from probes.probing.run_reader import read_item_table
+
+    path = run / "items.csv"
+    items = read_item_table(path)
+    if "group" not in pd.read_csv(path, nrows=0).columns:
+        items["group"] = items["item_id"].astype(str)
+    return items
+
+
+def read_run_trace_frames(run: Path, known: set[str]) -> dict[str, object]:
+    """traces/<model>.jsonl -> frame (item_id, sample, reasoning, parse_error); model = file stem."""
+    import pandas as pd
+
+    frames = {}
+    for path in sorted((run / "traces").glob("*.jsonl")):
+        lines = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+        frame = pd.DataFrame(lines).reindex(
+            columns=["item_id", "sample", "reasoning", "parse_error"]
+        )
+        frame["item_id"] = frame["item_id"].astype(str)
+        frame["sample"] = frame["sample"].fillna(0).astype(int)
+        frame["reasoning"] = frame["reasoning"].fillna("").astype(str)
+        frame["parse_error"] = frame["parse_error"].fillna("").astype(str)
+        unknown = ~frame["item_id"].isin(known)
+        if unknown.any():
+            raise InputError(
+                f"trace of an item not in items.csv ({frame['item_id'][unknown].iloc[0]!r})",
+                file=path,
+                field="item_id",
+            )
+        frames[path.stem] = frame
+    return frames
+
+
+def model_manifests(run: Path) -> dict[str, dict]:
+    """Per captured model: its manifest (source weights, template, think tags)."""
+    found = {}
+    for path in sorted((run / "activations").glob("*/manifest.json")):
+        found[path.parent.name] = json.loads(path.read_text())
+    return found
+
+
+def _teacher(run: Path, option: str | None) -> str:
+    if option:
+        return option
+    roles = run / "roles.json"
+    if roles.is_file():
+        teacher = json.loads(roles.read_text()).get("teacher")
+        if isinstance(teacher, str):
+            return teacher
+    return "teacher"
+
+
+def effort(
+    run: Annotated[Path, typer.Argument(help="Run directory (items.csv, traces/, activations/).")],
+    models: str = typer.Option(None, help="Comma-separated models (default: all with traces)."),
+    fractions: str = typer.Option(
+        None,
+        help="Comma-separated trace fractions to read (default 0,0.1,...,1; 'none': only --every).",
+    ),
+    every: int = typer.Option(0, help="Also read every S-th trace token (0: fractions only)."),
+    teacher: str = typer.Option(None, help="Teacher model (default roles.json, else 'teacher')."),
+    sources: str = typer.Option(
+        None, help="NAME=PATH,... model weights (default: each activations manifest's source)."
+    ),
+    targets: str = typer.Option(None, help="Comma-separated: remaining, fraction, difficulty."),
+    folds: int = typer.Option(5, help="Outer grouped CV folds (also the inner folds)."),
+    seed: int = typer.Option(0, help="Seed for splits, control tasks and bootstrap."),
+    n_boot: int = typer.Option(1000, help="Bootstrap resamples of items for CIs."),
+    n_control: int = typer.Option(1, help="Control tasks (labels permuted within task) averaged."),
+    batch_size: int = typer.Option(8, help="Items per forward pass."),
+    max_batch_tokens: int = typer.Option(16384, help="Cap on items x padded length per batch."),
+    shard_rows: int = typer.Option(2048, help="Rows per safetensors shard."),
+    random_init: bool = typer.Option(
+        True, help="Read <model>__random_init (when captured) on the same texts as a baseline."
+    ),
+    dtype: str = typer.Option("float32", help="Model dtype."),
+    device: str = typer.Option("cpu", help="cpu, cuda, cuda:N or auto."),
+    trust_remote_code: bool = typer.Option(False, help="Allow custom model code."),
+) -> None:
+    """Probe the residual stream along each trace for the work left, teacher vs base vs students."""
+    from data.fileio import model_fingerprint
+    from probes.capture.along import DEFAULT_FRACTIONS, AlongOptions
+    from probes.loading import load_causal_lm, load_tokenizer
+    from probes.probing.effort import EFFORT_TARGETS, EffortConfig
+    from probes.probing.effort_study import combine, effort_model, write_effort
+
+    items = read_run_items(run)
+    traces = read_run_trace_frames(run, set(items["item_id"].astype(str)))
+    manifests = model_manifests(run)
+    weights = {n: m["source"] for n, m in manifests.items() if m.get("source")}
+    weights.update(_pairs(sources, "sources"))
+    available = [n for n in traces if n in weights and not n.endswith(RANDOM_INIT_SUFFIX)]
+    chosen = [p.strip() for p in models.split(",") if p.strip()] if models else available
+    missing = [m for m in chosen if m not in available]
+    if missing:
+        raise InputError(
+            f"model {missing[0]!r} needs traces/{missing[0]}.jsonl and weights (have: {available})",
+            field="models",
+        )
+    teacher_name = _teacher(run, teacher)
+    if teacher_name not in traces:
+        raise InputError(f"no traces of the teacher {teacher_name!r}", field="teacher")
+    config = EffortConfig(
+        folds=folds,
+        seed=seed,
+        n_boot=n_boot,
+        n_control=n_control,
+        targets=tuple(p.strip() for p in targets.split(",")) if targets else EFFORT_TARGETS,
+    )
+    chosen_fractions = _fractions(fractions)
+    results = []
+    for name in chosen:
+        manifest = manifests.get(name, {})
+        options = AlongOptions(
+            fractions=DEFAULT_FRACTIONS if chosen_fractions is None else chosen_fractions,
+            every=every,
+            template=manifest.get("template", "raw"),
+            think_tags=tuple(manifest.get("think_tags", ("<think>", "</think>"))),
+            batch_size=batch_size,
+            max_batch_tokens=max_batch_tokens,
+            shard_rows=shard_rows,
+        )
+        load = {"trust_remote_code": trust_remote_code}
+        model = load_causal_lm(weights[name], dtype=dtype, device=device, **load)
+        tokenizer = load_tokenizer(weights[name], **load)
+        baseline, random_key = None, None
+        random_source = manifests.get(name + RANDOM_INIT_SUFFIX, {}).get("source")
+        if random_init and random_source and Path(random_source).exists():
+            baseline = (
+                load_causal_lm(random_source, dtype=dtype, device=device, **load),
+                load_tokenizer(random_source, **load),
+            )
+            random_key = model_fingerprint(random_source)
+        print(f"effort: {name}{' (+ random init)' if baseline else ''}")
+        results.append(
+            effort_model(
+                model,
+                tokenizer,
+                name,
+                items,
+                traces,
+                run / "effort",
+                teacher=teacher_name,
+                options=options,
+                config=config,
+                random_init=baseline,
+                model_key=[model_fingerprint(weights[name]), dtype],
+                random_key=random_key,
+            )
+        )
+        del model, baseline
+    out = write_effort(combine(results, teacher_name, config), run / "effort")
+    print(f"wrote {out} and effort_bins.csv, effort_compare.csv, effort_predictions.csv")
+
+
+def register(app: typer.Typer) -> None:
+    """Attach `effort`."""
+    app.command("effort")(effort)
