@@ -24,6 +24,7 @@ StageName = Literal[
     "behaviour",
     "capture",
     "probe",
+    "effort",
     "compare",
     "steer",
     "report",
@@ -298,6 +299,30 @@ class CaptureConfig(Strict):
     )
 
 
+class EffortStageConfig(Strict):
+    """Per-token probes of the work left along each trace (teacher's traces and the model's own)."""
+
+    fractions: list[float] = Field(
+        default_factory=lambda: [round(0.1 * i, 1) for i in range(11)],
+        description="Fractions of the trace read (0: the think-open token, 1: the last one).",
+    )
+    every: int = Field(0, ge=0, description="Also read every S-th trace token (0: off).")
+    targets: list[Literal["remaining", "fraction", "difficulty"]] = Field(
+        default_factory=lambda: ["remaining", "fraction", "difficulty"],
+        description="Targets per position: tokens remaining, fraction done, human difficulty.",
+    )
+    folds: int = Field(5, ge=2, description="Grouped CV folds (an item never on both sides).")
+    n_boot: int = Field(300, ge=100, description="Bootstrap resamples of items for CIs.")
+
+    @model_validator(mode="after")
+    def _fractions_in_range(self) -> EffortStageConfig:
+        if any(not 0 <= f <= 1 for f in self.fractions):
+            raise ValueError("fractions must lie in [0, 1]")
+        if not self.fractions and not self.every:
+            raise ValueError("give fractions or every > 0")
+        return self
+
+
 class ProbeConfig(Strict):
     """Per-layer linear probes with baselines and control tasks."""
 
@@ -365,6 +390,9 @@ class RunConfig(Strict):
     behaviour: BehaviourConfig = Field(default_factory=BehaviourConfig, description="Behaviour.")
     capture: CaptureConfig = Field(default_factory=CaptureConfig, description="Capture.")
     probe: ProbeConfig = Field(default_factory=ProbeConfig, description="Probes.")
+    effort: EffortStageConfig = Field(
+        default_factory=EffortStageConfig, description="Remaining-effort probes along traces."
+    )
     steer: SteerConfig = Field(default_factory=SteerConfig, description="Steering.")
     report: ReportConfig = Field(default_factory=ReportConfig, description="Report.")
     stages: list[StageName] = Field(

@@ -289,7 +289,12 @@ def test_entropy_vs_difficulty_recovers_planted_correlation():
 
 # The sections a report must carry (also checked on a real smoke run in test_pipeline_e2e).
 SECTION_TITLES = (
+    "Validity gate",
+    "Findings (generated from the tables)",
+    "Manipulation checks",
     "Behavioural alignment",
+    "Linear inflation law",
+    "Cost when wrong vs when right",
     "Probes",
     "Attention entropy",
     "CKA",

@@ -506,6 +506,54 @@ def probe_stage(ctx: RunContext) -> list[Unit]:
     ]
 
 
+def effort_stage(ctx: RunContext) -> list[Unit]:
+    """Remaining-effort probes along the traces of every captured model (`mimicry effort`)."""
+    options = ctx.config.effort
+    out = ctx.run_dir / "effort"
+
+    def run(step) -> None:
+        from experiments.commands.effort_cmd import effort
+
+        with single_blas_thread():
+            effort(
+                ctx.run_dir,
+                models=None,
+                fractions=",".join(str(f) for f in options.fractions) or "none",
+                every=options.every,
+                teacher=None,
+                sources=None,
+                targets=",".join(options.targets),
+                folds=options.folds,
+                seed=ctx.config.seed,
+                n_boot=options.n_boot,
+                n_control=1,
+                batch_size=max(1, ctx.config.capture.batch_size),
+                max_batch_tokens=16384,
+                shard_rows=2048,
+                random_init=ctx.config.capture.random_init_baseline,
+                dtype="float32",
+                device="cpu",
+                trust_remote_code=False,
+            )
+        step()
+
+    return [
+        Unit(
+            "effort",
+            [
+                ctx.run_dir / "items.csv",
+                ctx.run_dir / "traces",
+                ctx.run_dir / "activations",
+                options.model_dump(mode="json"),
+                ctx.config.seed,
+            ],
+            [out / "effort.csv"],
+            run,
+            requires=[ctx.run_dir / "items.csv", ctx.run_dir / "activations"],
+        )
+    ]
+
+
 def compare_stage(ctx: RunContext) -> list[Unit]:
     """CKA and direction cosines are computed by the probe stage (same activations pass)."""
     compare = ctx.run_dir / "probes" / "compare.csv"
@@ -643,6 +691,7 @@ STAGE_BUILDERS = {
     "behaviour": behaviour_stage,
     "capture": capture_stage,
     "probe": probe_stage,
+    "effort": effort_stage,
     "compare": compare_stage,
     "steer": steer_stage,
     "report": report_stage,

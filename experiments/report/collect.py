@@ -26,6 +26,8 @@ class RunTables:
     alignment: pd.DataFrame | None = None
     summary: pd.DataFrame | None = None
     transfer: pd.DataFrame | None = None
+    inflation: pd.DataFrame | None = None
+    wrong_right: pd.DataFrame | None = None
     probes: pd.DataFrame | None = None
     compare: pd.DataFrame | None = None
     steer: pd.DataFrame | None = None
@@ -126,7 +128,7 @@ def collect(run_dir: str | Path) -> RunTables:
         raise InputError("run directory not found", file=run_dir)
     tables = RunTables(run_dir=run_dir)
     tables.items = _csv(run_dir / "items.csv")
-    for name in ("alignment", "summary", "transfer"):
+    for name in ("alignment", "summary", "transfer", "inflation", "wrong_right"):
         setattr(tables, name, _csv(run_dir / "behaviour" / f"{name}.csv"))
     for name in ("probes", "compare", "steer"):
         setattr(tables, name, _csv(run_dir / "probes" / f"{name}.csv"))

@@ -190,7 +190,8 @@ def _transfer_text(tables: RunTables, found: dict[str, Verdict], base: str) -> s
         return "Negative transfer (student minus base): no student-base pair has an alignment r."
     if not ok(base, found):
         return f"Negative transfer: not interpreted, the base ({base}) failed the validity gate."
-    overall = transfer[transfer["task"] == "all"] if "all" in set(transfer["task"]) else transfer
+    pooled = transfer["task"].astype(str).str.lower() == "all"
+    overall = transfer[pooled] if pooled.any() else transfer
     parts = []
     for row in overall.to_dict("records"):
         if not ok(str(row["student"]), found):

@@ -16,6 +16,7 @@ from data.exclusions import Exclusions
 from data.fileio import atomic_file
 from experiments.report import figures, gate_sections, sections
 from experiments.report.collect import collect
+from experiments.report.cost_sections import inflation_section, wrong_right_section
 from experiments.report.effort_section import effort_section
 from experiments.report.formatting import html_table, markdown_table
 
@@ -108,6 +109,8 @@ def build_report(run_dir: str | Path, *, versions: dict[str, str] | None = None)
     later = [
         sections.overview(tables, colours),
         sections.behaviour(tables, colours),
+        inflation_section(tables),
+        wrong_right_section(tables),
         sections.probes_section(tables, colours),
         effort_section(tables, colours),
         entropy_section,
