@@ -17,8 +17,8 @@ import time
 import numpy as np
 from scipy.stats import pearsonr
 
-from experiments.behaviour import stats
-from experiments.behaviour.alignment import Resampling, correlate_task
+from mimicry.experiments.behaviour import stats
+from mimicry.experiments.behaviour.alignment import Resampling, correlate_task
 
 
 def simulate(n_items: int, n_models: int, seed: int) -> tuple[np.ndarray, np.ndarray]:

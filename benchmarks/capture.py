@@ -25,11 +25,11 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from probes.architectures import validate_architecture  # noqa: E402
-from probes.capture.backends import make_backend  # noqa: E402
-from probes.capture.inputs import EncodedItem, collate  # noqa: E402
-from probes.capture.positions import POSITIONS, position_weights  # noqa: E402
-from probes.loading import load_tokenizer  # noqa: E402
+from mimicry.probes.architectures import validate_architecture  # noqa: E402
+from mimicry.probes.capture.backends import make_backend  # noqa: E402
+from mimicry.probes.capture.inputs import EncodedItem, collate  # noqa: E402
+from mimicry.probes.capture.positions import POSITIONS, position_weights  # noqa: E402
+from mimicry.probes.loading import load_tokenizer  # noqa: E402
 
 VOCAB = 2048
 
@@ -62,7 +62,7 @@ def build_batch(batch: int, tokens: int):
 
 
 def word_tokenizer():
-    from distill.word_tokenizer import build_word_tokenizer
+    from mimicry.distill.word_tokenizer import build_word_tokenizer
 
     return build_word_tokenizer(["a b c"])
 

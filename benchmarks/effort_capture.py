@@ -23,8 +23,8 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from probes.architectures import validate_architecture  # noqa: E402
-from probes.capture.along import (  # noqa: E402
+from mimicry.probes.architectures import validate_architecture  # noqa: E402
+from mimicry.probes.capture.along import (  # noqa: E402
     AlongItem,
     AlongOptions,
     plan_shards,
@@ -32,8 +32,8 @@ from probes.capture.along import (  # noqa: E402
     trace_offsets,
     write_shards,
 )
-from probes.capture.along_store import AlongWriter  # noqa: E402
-from probes.capture.inputs import EncodedItem, collate  # noqa: E402
+from mimicry.probes.capture.along_store import AlongWriter  # noqa: E402
+from mimicry.probes.capture.inputs import EncodedItem, collate  # noqa: E402
 from tests.tiny_models import tiny_config  # noqa: E402
 
 VOCAB = 2048

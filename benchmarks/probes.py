@@ -28,9 +28,9 @@ from sklearn.model_selection import GridSearchCV, GroupKFold  # noqa: E402
 from sklearn.pipeline import make_pipeline  # noqa: E402
 from sklearn.preprocessing import StandardScaler  # noqa: E402
 
-from probes.probing.cv import nested_splits  # noqa: E402
-from probes.probing.metrics import r2  # noqa: E402
-from probes.probing.ridge import ridge_nested_cv  # noqa: E402
+from mimicry.probes.probing.cv import nested_splits  # noqa: E402
+from mimicry.probes.probing.metrics import r2  # noqa: E402
+from mimicry.probes.probing.ridge import ridge_nested_cv  # noqa: E402
 
 
 def layer_data(layer: int, n: int, d: int, y: np.ndarray) -> np.ndarray:

@@ -58,20 +58,20 @@ import torch
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from data.exclusions import Exclusions  # noqa: E402
-from data.items import read_items  # noqa: E402
-from data.traces import read_traces  # noqa: E402
-from distill.word_tokenizer import build_word_tokenizer  # noqa: E402
-from experiments.config import RunConfig, load_config, with_reduced_statistics  # noqa: E402
-from experiments.pipeline import run_pipeline  # noqa: E402
-from experiments.pipeline.models import (  # noqa: E402
+from mimicry.data.exclusions import Exclusions  # noqa: E402
+from mimicry.data.items import read_items  # noqa: E402
+from mimicry.data.traces import read_traces  # noqa: E402
+from mimicry.distill.word_tokenizer import build_word_tokenizer  # noqa: E402
+from mimicry.experiments.config import RunConfig, load_config, with_reduced_statistics  # noqa: E402
+from mimicry.experiments.pipeline import run_pipeline  # noqa: E402
+from mimicry.experiments.pipeline.models import (  # noqa: E402
     RANDOM_INIT_SUFFIX,
     model_specs,
     prompt_options,
 )
-from experiments.pipeline.stages import STAGE_BUILDERS  # noqa: E402
-from experiments.registry import load_registry  # noqa: E402
-from probes.capture.texts import encode_items, select_traces  # noqa: E402
+from mimicry.experiments.pipeline.stages import STAGE_BUILDERS  # noqa: E402
+from mimicry.experiments.registry import load_registry  # noqa: E402
+from mimicry.probes.capture.texts import encode_items, select_traces  # noqa: E402
 
 # True config values of the Hugging Face checkpoints; `models` names the registry entries each
 # architecture stands for; `base` holds where the pre-distillation base differs from the student.
@@ -418,7 +418,7 @@ def capture_inputs(config: RunConfig, run_dir: Path, name: str, folder: str):
     """The encoded items the capture unit of `name` read (same tokenizer, template, traces)."""
     from transformers import AutoConfig
 
-    from probes.loading import load_tokenizer
+    from mimicry.probes.loading import load_tokenizer
 
     reading = prompt_options(model_specs(config)[name]).capture
     tokenizer = load_tokenizer(folder)
@@ -466,12 +466,12 @@ def timed_passes(run_batch, batches, meter: PeakMemory, device: str) -> tuple[fl
 def baseline(config: RunConfig, run_dir: Path, name: str, folder: str, args, meter) -> dict:
     """Bare forward (no hooks, last logits only, as capture asks) and the capture engine's
     forward over the capture's own batches, one model load for both."""
-    from probes.architectures import validate_architecture
-    from probes.capture.backends import make_backend
-    from probes.capture.entropy import fused_available
-    from probes.capture.inputs import collate, plan_batches
-    from probes.capture.positions import position_weights
-    from probes.loading import load_causal_lm
+    from mimicry.probes.architectures import validate_architecture
+    from mimicry.probes.capture.backends import make_backend
+    from mimicry.probes.capture.entropy import fused_available
+    from mimicry.probes.capture.inputs import collate, plan_batches
+    from mimicry.probes.capture.positions import position_weights
+    from mimicry.probes.loading import load_causal_lm
 
     manifest = json.loads((run_dir / "activations" / name / "manifest.json").read_text())
     tokenizer, encoded = capture_inputs(config, run_dir, name, folder)

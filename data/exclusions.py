@@ -7,7 +7,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from data.fileio import atomic_file
+from mimicry.data.fileio import atomic_file
 
 EXCLUSION_COLUMNS = ("stage", "model", "task", "reason", "n", "example")
 

@@ -12,11 +12,88 @@ import json
 import os
 import shutil
 import tempfile
-from collections.abc import Collection, Iterator
+from collections.abc import Callable, Collection, Iterator
 from pathlib import Path
 from typing import Any
 
+from mimicry.data.errors import InputError
+
 STAMP_NAME = ".mimicry-stamp.json"
+# Written into every folder `atomic_dir` publishes whose writer left no stamp, so a later run
+# recognises the folder as the suite's own output (and may replace it) and anything else as the
+# user's (and refuses to touch it).
+OWNED_NAME = ".mimicry-output"
+# Written into a run folder when a run starts (see `claim_run_dir`).
+RUN_MARKER = ".mimicry-run"
+_BOOKKEEPING = (STAMP_NAME, OWNED_NAME, RUN_MARKER)
+
+
+def is_suite_output(path: str | Path) -> bool:
+    """True when `path` is an empty folder or a folder this suite wrote (stamp or marker)."""
+    path = Path(path)
+    if not path.is_dir():
+        return False
+    if any((path / name).exists() for name in _BOOKKEEPING):
+        return True
+    return not any(path.iterdir())
+
+
+def check_out_dir(path: str | Path, *, field: str = "out") -> Path:
+    """Refuse, before any work, an output folder this suite may not replace: a file, or a
+    non-empty folder it did not write. Missing or own folders pass (re-runs replace them)."""
+    path = Path(path)
+    if path.is_symlink() and not path.exists():
+        raise InputError(
+            "is a broken symbolic link; refusing to replace it", file=path, field=field
+        )
+    if not path.exists():
+        _check_parent(path, field)
+        return path
+    if not path.is_dir():
+        raise InputError(
+            "exists and is not a folder; refusing to replace it (choose a new --out)",
+            file=path,
+            field=field,
+        )
+    if not is_suite_output(path):
+        raise InputError(
+            "is a non-empty folder that mimicry did not write; refusing to replace it "
+            "(choose a new or empty --out)",
+            file=path,
+            field=field,
+        )
+    return path
+
+
+def check_out_file(
+    path: str | Path, *, field: str = "out", own: Callable[[Path], bool] | None = None
+) -> Path:
+    """Refuse an output file path that is a folder, whose parent is not a writable folder, or
+    (with `own`) an existing file that `own` does not recognise as this command's output."""
+    path = Path(path)
+    if path.is_dir():
+        raise InputError("is a folder; expected a file path", file=path, field=field)
+    if own is not None and path.is_file() and path.stat().st_size and not own(path):
+        raise InputError(
+            "exists and was not written by this command; refusing to replace it "
+            "(choose a new --out)",
+            file=path,
+            field=field,
+        )
+    _check_parent(path, field)
+    return path
+
+
+def _check_parent(path: Path, field: str) -> None:
+    for parent in path.absolute().parents:
+        if parent.exists():
+            if not parent.is_dir():
+                raise InputError(f"{parent} is a file, not a folder", file=path, field=field)
+            if not os.access(parent, os.W_OK | os.X_OK):
+                raise InputError(
+                    f"cannot write into {parent} (permission denied)", file=path, field=field
+                )
+            return
 
 
 def _umask() -> int:
@@ -46,10 +123,18 @@ def atomic_dir(path: str | Path, *, replace: bool = True) -> Iterator[Path]:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     _publish_mode(tmp, directory=True)
-    if final.exists():
+    if not (tmp / STAMP_NAME).exists():
+        (tmp / OWNED_NAME).write_text(
+            "written by mimicry; this folder may be replaced by a re-run\n"
+        )
+    if final.exists() or final.is_symlink():
         if not replace:
             shutil.rmtree(tmp, ignore_errors=True)
             raise FileExistsError(final)
+        if final.is_symlink() or not is_suite_output(final):
+            shutil.rmtree(tmp, ignore_errors=True)
+            what = "a folder mimicry did not write" if final.is_dir() else "not a folder"
+            raise InputError(f"is {what}; refusing to replace it", file=final)
         old = final.with_name(f".{final.name}.old-{os.getpid()}")
         os.replace(final, old)
         os.replace(tmp, final)
@@ -89,7 +174,7 @@ def hash_inputs(*parts: Any) -> str:
         if isinstance(part, Path):
             if part.is_dir():
                 for sub in sorted(p for p in part.rglob("*") if p.is_file()):
-                    if sub.name == STAMP_NAME or ".tmp-" in sub.name:
+                    if sub.name in (STAMP_NAME, OWNED_NAME) or ".tmp-" in sub.name:
                         continue
                     digest.update(str(sub.relative_to(part)).encode())
                     _update_with_file(digest, sub)
@@ -120,7 +205,9 @@ def model_fingerprint(
     if not path.is_dir():
         return {"hub": str(source), "revision": revision}
     files = []
-    for file in sorted(p for p in path.rglob("*") if p.is_file() and p.name not in ignore):
+    for file in sorted(
+        p for p in path.rglob("*") if p.is_file() and p.name not in ignore and p.name != OWNED_NAME
+    ):
         size = file.stat().st_size
         digest = hashlib.sha256()
         with file.open("rb") as handle:

@@ -15,9 +15,9 @@ from typing import Any
 
 import pandas as pd
 
-from data.errors import InputError
-from data.families import FAMILIES, get_family
-from data.items import validate_items
+from mimicry.data.errors import InputError
+from mimicry.data.families import FAMILIES, get_family
+from mimicry.data.items import validate_items
 
 
 def families() -> list[str]:
@@ -39,7 +39,7 @@ def generate_structs(
     if n < 0:
         raise InputError(f"n must be >= 0, got {n}", field="n")
     spec = get_family(family)
-    from data.tasks import human_prompts
+    from mimicry.data.tasks import human_prompts
 
     forbidden = human_prompts()
     rng = random.Random(f"mimicry:{family}:{seed}")

@@ -33,9 +33,9 @@ from typing import Any
 
 import pandas as pd
 
-from data.errors import InputError
-from data.fileio import atomic_file
-from data.textfile import parse_json_object, read_utf8
+from mimicry.data.errors import InputError
+from mimicry.data.fileio import atomic_file
+from mimicry.data.textfile import parse_json_object, read_utf8
 
 REQUIRED_COLUMNS = ("item_id", "task", "prompt", "answer")
 NORM_COLUMNS = ("human_rt_ms", "human_acc", "n_humans")

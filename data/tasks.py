@@ -21,11 +21,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from data.errors import InputError
-from data.exclusions import Exclusions
-from data.families import cardinal, conceptarc, propositional, relational, syllogistic
-from data.generators import item_rows
-from data.items import validate_items
+from mimicry.data.errors import InputError
+from mimicry.data.exclusions import Exclusions
+from mimicry.data.families import cardinal, conceptarc, propositional, relational, syllogistic
+from mimicry.data.generators import item_rows
+from mimicry.data.items import validate_items
 
 MIN_RT_MS = 200.0
 MAD_LIMIT = 3.0
@@ -60,7 +60,7 @@ class TaskSpec:
 
 def builtin_file(name: str) -> Any:
     """A shipped data file (a Traversable usable with `.open()` / `pandas.read_csv`)."""
-    return resources.files("data.builtin").joinpath("ccobra", name)
+    return resources.files("mimicry.data.builtin").joinpath("ccobra", name)
 
 
 # ---------------------------------------------------------------- relational (3ps, 4ps)

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from data.errors import InputError
+from mimicry.data.errors import InputError
 
 
 def read_utf8(path: Path, *, row_of_line: Callable[[int], int] = lambda line: line) -> str:

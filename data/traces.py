@@ -18,10 +18,10 @@ from pathlib import Path
 
 import pandas as pd
 
-from data.errors import InputError
-from data.exclusions import Exclusions
-from data.fileio import atomic_file
-from data.textfile import parse_json_object, read_utf8
+from mimicry.data.errors import InputError
+from mimicry.data.exclusions import Exclusions
+from mimicry.data.fileio import atomic_file
+from mimicry.data.textfile import parse_json_object, read_utf8
 
 STAGE = "traces"
 REQUIRED_FIELDS = ("item_id", "model", "sample", "reasoning", "answer", "correct")

@@ -17,10 +17,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from data.errors import InputError
-from data.exclusions import Exclusions
-from data.fileio import hash_inputs, model_fingerprint, write_json
-from data.reasoning import answers_match, split_generation
+from mimicry.data.errors import InputError
+from mimicry.data.exclusions import Exclusions
+from mimicry.data.fileio import hash_inputs, model_fingerprint, write_json
+from mimicry.data.reasoning import answers_match, split_generation
 
 STAGE = "generate"
 _SEED_STRIDE = 100_003
@@ -102,7 +102,7 @@ def generate(
     Returns a summary; the trace file (INTERFACES §3, plus `task`, `prompt`, `parse_error`,
     `n_generated_tokens`, `finished`) lands at `out_path`. `on_batch(done, total)` reports progress.
     """
-    from data.items import read_items
+    from mimicry.data.items import read_items
 
     options = GenerationOptions(
         name=name or Path(str(model_path).rstrip("/")).name,
@@ -143,7 +143,7 @@ def generate(
     summary.resumed_batches = done
 
     if done < len(batches):
-        from distill.backends import load_backend
+        from mimicry.distill.backends import load_backend
 
         engine = load_backend(
             options.backend,
@@ -179,7 +179,7 @@ def generate(
             if on_batch is not None:
                 on_batch(index + 1, len(batches))
 
-    from data.traces import write_traces
+    from mimicry.data.traces import write_traces
 
     rows = [json.loads(line) for line in partial.read_text(encoding="utf-8").splitlines() if line]
     write_traces(rows, out)

@@ -12,9 +12,9 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
-import data as _data_package
-from data.errors import InputError
-from data.exclusions import Exclusions
+import mimicry.data as _data_package
+from mimicry.data.errors import InputError
+from mimicry.data.exclusions import Exclusions
 
 LEXICON_DIR = Path(_data_package.__file__).parent / "lexicons"
 CATEGORIES = ("anthropomorphic", "hedges", "connectives", "fillers")
@@ -114,7 +114,7 @@ def content_words(text: str, directory: str | None = None) -> list[str]:
 def ablation_vocabulary() -> list[str]:
     """Words an ablation may introduce into a trace (replacements, filler step): word-tokenizer
     students (the organism) must have them in their vocabulary."""
-    from distill.ablate.length_matched import FILLER_STEP, FILLER_TOKEN
+    from mimicry.distill.ablate.length_matched import FILLER_STEP, FILLER_TOKEN
 
     words = {w for r in load_rephrasings().values() for w in r.split()}
     words |= {w[:1].upper() + w[1:] for w in words}  # replacements keep sentence-initial case
@@ -230,16 +230,16 @@ def lexicon_report(
     import numpy as np
     import pandas as pd
 
-    from data.fileio import atomic_dir
-    from data.items import read_items
-    from data.traces import read_traces
+    from mimicry.data.fileio import atomic_dir
+    from mimicry.data.items import read_items
+    from mimicry.data.traces import read_traces
 
     items = read_items(items_path)
     summary = LexiconSummary(out_dir=Path(out_dir))
     ledger = summary.exclusions
     count_tokens = None
     if tokenizer is not None:
-        from probes.loading import load_tokenizer
+        from mimicry.probes.loading import load_tokenizer
 
         tok = load_tokenizer(tokenizer) if isinstance(tokenizer, str | Path) else tokenizer
 

@@ -19,8 +19,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from data.errors import InputError
-from data.fileio import (
+from mimicry.data.errors import InputError
+from mimicry.data.fileio import (
     STAMP_NAME,
     atomic_file,
     hash_inputs,
@@ -28,7 +28,7 @@ from data.fileio import (
     model_fingerprint,
     write_stamp,
 )
-from data.reasoning import answers_match, split_generation
+from mimicry.data.reasoning import answers_match, split_generation
 
 LOG_NAME = "training_log.csv"
 
@@ -112,7 +112,7 @@ class CorrectMinusCost:
 
 def prompt_rows(items: pd.DataFrame, tokenizer, options: RLOptions) -> list[dict]:
     """trl prompt rows in the style generation uses (plain text, or one user turn)."""
-    from distill.backends.prompting import render_prompt, resolve_style
+    from mimicry.distill.backends.prompting import render_prompt, resolve_style
 
     style = resolve_style(tokenizer, options.prompt_style)
     rows = []
@@ -141,7 +141,7 @@ def reinforce(
     from transformers import TrainerCallback
     from trl import GRPOConfig, GRPOTrainer
 
-    from distill.trainer_args import QUIET_TRAINER_ARGS, without_printer
+    from mimicry.distill.trainer_args import QUIET_TRAINER_ARGS, without_printer
 
     options.validate()
 
@@ -212,8 +212,8 @@ def train_rl_student(
     `items_file`: an item table (CSV) with `prompt` and `answer`; every row is a training prompt.
     Writes `out_dir` (plain HF folder + `training_log.csv` + stamp); skipped when fresh.
     """
-    from data.items import read_items
-    from probes.loading import load_causal_lm, load_tokenizer
+    from mimicry.data.items import read_items
+    from mimicry.probes.loading import load_causal_lm, load_tokenizer
 
     options.validate()
     items_file = Path(items_file)

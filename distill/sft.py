@@ -16,8 +16,8 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from data.errors import InputError
-from data.fileio import (
+from mimicry.data.errors import InputError
+from mimicry.data.fileio import (
     STAMP_NAME,
     atomic_file,
     hash_inputs,
@@ -26,7 +26,7 @@ from data.fileio import (
     write_json,
     write_stamp,
 )
-from data.textfile import parse_json_object, read_utf8
+from mimicry.data.textfile import parse_json_object, read_utf8
 
 CHECKPOINT_DIR = ".checkpoints"
 LOG_NAME = "training_log.csv"
@@ -112,7 +112,7 @@ def to_dataset_rows(
     """prompt/completion rows in trl's plain or conversational form (see backends.prompting);
     with `open_think` the open tag moves from the completion to the end of a plain prompt, as in
     generation."""
-    from distill.backends.prompting import PLAIN_SEPARATOR
+    from mimicry.distill.backends.prompting import PLAIN_SEPARATOR
 
     if open_think and style == "plain":
         return [
@@ -180,9 +180,9 @@ def train_student(
     from transformers.trainer_utils import get_last_checkpoint
     from trl import SFTConfig, SFTTrainer
 
-    from distill.backends.prompting import resolve_style
-    from distill.trainer_args import QUIET_TRAINER_ARGS
-    from probes.loading import load_causal_lm, load_tokenizer
+    from mimicry.distill.backends.prompting import resolve_style
+    from mimicry.distill.trainer_args import QUIET_TRAINER_ARGS
+    from mimicry.probes.loading import load_causal_lm, load_tokenizer
 
     options = SFTOptions(
         lora=lora,
@@ -203,6 +203,9 @@ def train_student(
     options.validate()
     train_file = _train_file(data)
     rows = read_sft_examples(train_file)
+    from mimicry.probes.loading import check_model_source
+
+    check_model_source(student, field="student")  # before anything is written under out
     out = Path(out_dir)
     inputs_hash = hash_inputs(
         train_file, model_fingerprint(student, ignore={STAMP_NAME}), asdict(options)

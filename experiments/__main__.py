@@ -1,5 +1,5 @@
-"""`python -m experiments` is the same as `mimicry`."""
+"""`python -m mimicry.experiments` is the same as `mimicry`."""
 
-from experiments.cli import main
+from mimicry.experiments.cli import main
 
 main()

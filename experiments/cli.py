@@ -9,7 +9,7 @@ import sys
 
 import typer
 
-from data.errors import InputError
+from mimicry.data.errors import InputError
 
 # One module per command group; each exposes register(app: typer.Typer) -> None.
 COMMAND_MODULES = (
@@ -26,7 +26,10 @@ COMMAND_MODULES = (
 
 
 def _root() -> None:
-    """Probe whether reasoning distillation transmits a teacher's difficulty-sensitive computation."""
+    """Probe whether reasoning distillation transmits a teacher's difficulty-sensitive computation.
+
+    `--verbose` anywhere on the command line shows the libraries' own progress bars and warnings.
+    """
 
 
 def build_app() -> typer.Typer:
@@ -42,7 +45,7 @@ def build_app() -> typer.Typer:
     app.callback()(_root)
     app.command("versions")(print_versions)
     for name in COMMAND_MODULES:
-        importlib.import_module(f"experiments.commands.{name}").register(app)
+        importlib.import_module(f"mimicry.experiments.commands.{name}").register(app)
     return app
 
 
@@ -84,9 +87,14 @@ def print_versions() -> None:
 
 def run(argv: list[str]) -> int:
     """Run the CLI on `argv` and return the exit code; bad input prints one line and returns 2."""
+    from mimicry.experiments.quiet import quiet
+
+    verbose = "--verbose" in argv
+    argv = [a for a in argv if a != "--verbose"]
     app = build_app()
     try:
-        app(args=argv, prog_name="mimicry", standalone_mode=True)
+        with quiet(verbose):
+            app(args=argv, prog_name="mimicry", standalone_mode=True)
     except SystemExit as exit_:
         code = exit_.code
         return code if isinstance(code, int) else (0 if code is None else 1)

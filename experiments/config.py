@@ -11,9 +11,16 @@ from pathlib import Path
 from typing import Any, Literal, get_args
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
-from data.errors import InputError
+from mimicry.data.errors import InputError
 
 StageName = Literal[
     "data",
@@ -106,7 +113,7 @@ class ModelSpec(Strict):
         if isinstance(value, str):
             return {"source": value}
         if isinstance(value, dict) and value.get("registry") is not None:
-            from experiments.registry import load_registry
+            from mimicry.experiments.registry import load_registry
 
             models = load_registry().models
             name = value["registry"]
@@ -363,6 +370,16 @@ class SteerConfig(Strict):
     )
     n_items: int | None = Field(None, gt=0, description="Items steered (null: all).")
 
+    @field_validator("alphas")
+    @classmethod
+    def _finite_alphas(cls, alphas: list[float]) -> list[float]:
+        import math
+
+        bad = [a for a in alphas if not math.isfinite(a)]
+        if bad:
+            raise ValueError(f"alphas must be finite numbers, got {bad[0]!r}")
+        return alphas
+
 
 class ReportConfig(Strict):
     """The final report."""
@@ -399,6 +416,30 @@ class RunConfig(Strict):
         default_factory=lambda: list(STAGE_NAMES), description="Stages run, in pipeline order."
     )
 
+    @field_validator("name")
+    @classmethod
+    def _name_is_a_folder_name(cls, name: str) -> str:
+        if (
+            not name.strip()
+            or name in (".", "..")
+            or "/" in name
+            or "\\" in name
+            or name.startswith("~")
+            or any(ord(c) < 32 for c in name)
+        ):
+            raise ValueError(
+                f"name {name!r} must be a plain folder name (it names runs/<name>; no '/', '..')"
+            )
+        return name
+
+    def model_names(self) -> list[str]:
+        """Every model name of the run (teacher, base, distilled and published students)."""
+        names = ["teacher", "base"]
+        if "distill" in self.stages:
+            names += [f"student_{c}" for c in self.distill.conditions]
+        names += [f"student_{key}" for key in self.models.students]
+        return names
+
     @model_validator(mode="after")
     def _student_names_unique(self) -> RunConfig:
         if "distill" in self.stages:
@@ -416,9 +457,21 @@ def load_config(path: str | Path) -> RunConfig:
     path = Path(path)
     if not path.is_file():
         raise InputError("config file not found", file=path)
-    text = path.read_text(encoding="utf-8")
+    data = path.read_bytes()
     try:
-        raw = yaml.safe_load(text)
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        line = data[: error.start].count(b"\n") + 1
+        raise InputError("not UTF-8 text", file=path, row=line) from None
+    try:
+        raw = yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 (a SafeLoader subclass)
+    except _DuplicateKey as error:
+        raise InputError(
+            f"duplicate key {error.key!r} (first on line {error.first})",
+            file=path,
+            row=error.line,
+            field=error.key,
+        ) from None
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         row = None if mark is None else mark.line + 1
@@ -436,12 +489,51 @@ def load_config(path: str | Path) -> RunConfig:
         raise InputError(
             _explain(first), file=path, row=_yaml_line(text, loc), field=".".join(loc) or None
         ) from None
+    if "steer" in config.stages and config.steer.model not in config.model_names():
+        raise InputError(
+            f"steer.model {config.steer.model!r} is not a model of this run "
+            f"({', '.join(config.model_names())})",
+            file=path,
+            row=_yaml_line(text, ["steer", "model"]),
+            field="steer.model",
+        )
     if config.tasks.items_file is not None and not config.tasks.items_file.is_absolute():
         config.tasks.items_file = (path.parent / config.tasks.items_file).resolve()
     for spec in (config.models.teacher, config.models.base, *config.models.students.values()):
         if spec.traces is not None and not spec.traces.is_absolute():
             spec.traces = (path.parent / spec.traces).resolve()
+    if config.tasks.items_file is not None and not config.tasks.items_file.is_file():
+        raise InputError(
+            f"no such item table: {config.tasks.items_file}",
+            file=path,
+            row=_yaml_line(text, ["tasks", "items_file"]),
+            field="tasks.items_file",
+        )
     return config
+
+
+class _DuplicateKey(yaml.YAMLError):
+    def __init__(self, key: str, line: int, first: int) -> None:
+        super().__init__(f"duplicate key {key!r} on line {line}")
+        self.key, self.line, self.first = key, line, first
+
+
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """SafeLoader that refuses a mapping with the same key twice (YAML would keep the last)."""
+
+    def construct_mapping(self, node, deep=False):
+        if isinstance(node, yaml.MappingNode):
+            seen: dict = {}
+            for key_node, _ in node.value:
+                key = self.construct_object(key_node, deep=True)
+                try:
+                    hash(key)
+                except TypeError:
+                    continue
+                if key in seen:
+                    raise _DuplicateKey(str(key), key_node.start_mark.line + 1, seen[key])
+                seen[key] = key_node.start_mark.line + 1
+        return super().construct_mapping(node, deep=deep)
 
 
 def with_reduced_statistics(config: RunConfig, *, steer_items: int) -> RunConfig:

@@ -11,7 +11,7 @@ import operator
 from dataclasses import dataclass
 from typing import Any
 
-from data.errors import InputError
+from mimicry.data.errors import InputError
 
 
 @dataclass(frozen=True)

@@ -14,9 +14,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from data.errors import InputError
-from probes.cka import linear_cka
-from probes.directions import cosine
+from mimicry.data.errors import InputError
+from mimicry.probes.cka import linear_cka
+from mimicry.probes.directions import cosine
 
 ROLES = ("teacher", "base", "student")
 COMPARE_COLUMNS = (

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 from jaxtyping import Float
 
-from data.errors import InputError
+from mimicry.data.errors import InputError
 
 Array = np.ndarray
 EASY, HARD = 0, 2

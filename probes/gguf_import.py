@@ -16,8 +16,8 @@ from pathlib import Path
 
 import torch
 
-from data.errors import InputError
-from data.fileio import atomic_dir
+from mimicry.data.errors import InputError
+from mimicry.data.fileio import atomic_dir
 
 GGUF_MAGIC = b"GGUF"
 # Rebuilt and GGUF-loaded models run the same float32 weights; anything above this is a bug.

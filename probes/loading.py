@@ -14,7 +14,7 @@ from pathlib import Path
 
 import torch
 
-from data.errors import InputError
+from mimicry.data.errors import InputError
 
 DTYPES = {
     "float32": torch.float32,
@@ -56,6 +56,8 @@ def load_tokenizer(
     padding, a pad token always set."""
     from transformers import AutoTokenizer, PreTrainedTokenizerFast
 
+    if looks_local(path) and not Path(str(path)).expanduser().is_dir():
+        raise InputError("no such tokenizer folder", file=str(path), field="tokenizer")
     local = Path(path)
     declared = None
     config_file = local / "tokenizer_config.json"
@@ -94,7 +96,9 @@ def load_causal_lm(
     """
     from transformers import AutoModelForCausalLM
 
-    if Path(path).exists() is False and "/" not in str(path):
+    if looks_local(path):
+        check_model_source(path)
+    elif Path(path).exists() is False and "/" not in str(path):
         raise InputError(
             f"model {str(path)!r} is neither a local folder nor a hub name", field="model"
         )
@@ -118,3 +122,78 @@ def load_causal_lm(
     if not spread:
         model = model.to("cpu" if device == "auto" else device)
     return model.eval()
+
+
+_HUB_NAME = __import__("re").compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*/[A-Za-z0-9][A-Za-z0-9._-]*$")
+_TOKENIZER_FILES = (
+    "tokenizer.json",
+    "tokenizer_config.json",
+    "vocab.json",
+    "vocab.txt",
+    "tokenizer.model",
+    "spiece.model",
+)
+
+
+def looks_local(source: str | Path) -> bool:
+    """A path the user means as a local folder: never sent to the hub."""
+    text = str(source)
+    return (
+        text.startswith(("/", "./", "../", "~"))
+        or text in (".", "..")
+        or Path(text).expanduser().exists()
+    )
+
+
+def check_model_source(
+    source: str | Path, *, device: str | None = None, field: str = "model", kind: str = "model"
+) -> None:
+    """Refuse, before any work, a model (or tokenizer) source that cannot load: a local path
+    that is missing, not a folder, not a model folder (no config.json) or has a corrupt
+    config.json; a name that is neither local nor `owner/name`; `--device cuda` without a GPU."""
+    text = str(source)
+    if looks_local(source):
+        path = Path(text).expanduser()
+        if not path.exists():
+            raise InputError(f"no such {kind} folder", file=text, field=field)
+        if not path.is_dir():
+            raise InputError(f"not a {kind} folder (a file)", file=text, field=field)
+        if kind == "tokenizer":
+            if not any((path / name).is_file() for name in _TOKENIZER_FILES):
+                raise InputError(
+                    "not a tokenizer folder (no tokenizer.json or tokenizer_config.json)",
+                    file=text,
+                    field=field,
+                )
+        else:
+            config = path / "config.json"
+            if not config.is_file():
+                raise InputError("not a model folder (no config.json)", file=text, field=field)
+            try:
+                parsed = json.loads(config.read_bytes().decode("utf-8"))
+            except (UnicodeDecodeError, json.JSONDecodeError) as error:
+                raise InputError(
+                    f"corrupt config.json: {' '.join(str(error).split())[:120]}",
+                    file=config,
+                    field=field,
+                ) from None
+            if not isinstance(parsed, dict):
+                raise InputError("corrupt config.json: not a JSON object", file=config, field=field)
+    elif not _HUB_NAME.match(text):
+        raise InputError(
+            f"{kind} {text!r} is neither a local folder nor a hub name (owner/name)", field=field
+        )
+    check_device(device)
+
+
+def check_device(device: str | None, *, field: str = "device") -> None:
+    """Refuse a CUDA device when no GPU is visible (or the index is out of range)."""
+    if device is None or not str(device).startswith("cuda"):
+        return
+    if not torch.cuda.is_available():
+        raise InputError(f"{device!r} requested but no CUDA GPU is available", field=field)
+    _, _, index = str(device).partition(":")
+    if index and (not index.isdigit() or int(index) >= torch.cuda.device_count()):
+        raise InputError(
+            f"{device!r}: this machine has {torch.cuda.device_count()} GPU(s)", field=field
+        )

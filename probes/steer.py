@@ -19,12 +19,12 @@ import torch
 from jaxtyping import Float
 from torch import Tensor
 
-from data.errors import InputError
-from data.exclusions import Exclusions
-from data.fileio import atomic_file
-from data.reasoning import answers_match, split_generation
-from probes.architectures import resolve_path, validate_architecture
-from probes.directions import difficulty_directions, directions_path, load_directions
+from mimicry.data.errors import InputError
+from mimicry.data.exclusions import Exclusions
+from mimicry.data.fileio import atomic_file
+from mimicry.data.reasoning import answers_match, split_generation
+from mimicry.probes.architectures import resolve_path, validate_architecture
+from mimicry.probes.directions import difficulty_directions, directions_path, load_directions
 
 STEER_COLUMNS = (
     "model",
@@ -171,8 +171,8 @@ def _direction(run: Path, name: str, position: str, layer: int, items_path: Path
     if path.is_file():
         found = load_directions(path)
     else:
-        from probes.probing.run_reader import discover_models, read_item_table
-        from probes.probing.targets import difficulty_bin
+        from mimicry.probes.probing.run_reader import discover_models, read_item_table
+        from mimicry.probes.probing.targets import difficulty_bin
 
         items = read_item_table(items_path)
         models = discover_models(run, items)
@@ -195,7 +195,7 @@ def render_prompts(
     """The generation prompts and whether the tokenizer should add its special tokens (a chat
     template already writes them)."""
     if template == "chat":
-        from probes.capture.inputs import chat_prompt_text
+        from mimicry.probes.capture.inputs import chat_prompt_text
 
         return [chat_prompt_text(tokenizer, p, think_open)[0] for p in prompts], False
     if template != "raw":
@@ -205,7 +205,7 @@ def render_prompts(
 
 def _steered_generator(model_path, tokenizer, layer: int, remote: str, trust_remote_code: bool):
     """A function (prompts, vector, max_new_tokens) -> texts for the chosen execution mode."""
-    from probes.loading import load_causal_lm
+    from mimicry.probes.loading import load_causal_lm
 
     if remote not in REMOTE_MODES:
         raise InputError(
@@ -281,8 +281,8 @@ def steer_run(
     chat template (reasoning models); with `raw`, `open_think` ends the prompt with the think tag
     (base models). `think_tags` are the family's reasoning markers.
     """
-    from probes.loading import load_tokenizer
-    from probes.probing.run_reader import read_item_table
+    from mimicry.probes.loading import load_tokenizer
+    from mimicry.probes.probing.run_reader import read_item_table
 
     run = Path(run)
     model_path = Path(model_path)

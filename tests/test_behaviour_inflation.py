@@ -12,11 +12,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from data.exclusions import Exclusions
-from experiments.behaviour import stats
-from experiments.behaviour.alignment import Resampling
-from experiments.behaviour.inflation import INFLATION_COLUMNS, inflation_table
-from experiments.cli import run
+from mimicry.data.exclusions import Exclusions
+from mimicry.experiments.behaviour import stats
+from mimicry.experiments.behaviour.alignment import Resampling
+from mimicry.experiments.behaviour.inflation import INFLATION_COLUMNS, inflation_table
+from mimicry.experiments.cli import run
 
 RESAMPLING = Resampling(seed=3, n_boot=2000, n_perm=2000)
 

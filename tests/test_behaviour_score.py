@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 from scipy import stats as sps
 
-from experiments.cli import run
+from mimicry.experiments.cli import run
 
 RUN_OPTS = ["--n-boot", "300", "--n-perm", "300", "--no-figures"]
 
@@ -161,7 +161,7 @@ def test_correct_only_cost_uses_correct_samples(study):
 
 
 def test_a_folder_of_trace_files_reads_like_the_files(study):
-    from experiments.behaviour import score
+    from mimicry.experiments.behaviour import score
 
     tmp, _, traces = study
     folder = tmp / "traces"
@@ -197,8 +197,8 @@ def test_error_difficulty_and_log_cost(study):
 
 
 def test_paired_transfer_ci_equals_a_loop_over_the_same_resamples(study):
-    from experiments.behaviour import score, stats
-    from experiments.behaviour.alignment import Resampling
+    from mimicry.experiments.behaviour import score, stats
+    from mimicry.experiments.behaviour.alignment import Resampling
 
     tmp, items, traces = study
     result = score(

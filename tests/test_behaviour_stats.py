@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 from scipy import stats as sps
 
-from experiments.behaviour import stats
-from experiments.behaviour.alignment import Resampling, correlate_task
-from experiments.behaviour.combine import pooled_r, r_bar
-from experiments.behaviour.outliers import cooks_distance
+from mimicry.experiments.behaviour import stats
+from mimicry.experiments.behaviour.alignment import Resampling, correlate_task
+from mimicry.experiments.behaviour.combine import pooled_r, r_bar
+from mimicry.experiments.behaviour.outliers import cooks_distance
 
 
 def _data(n, rho, seed, ties=False):

@@ -11,15 +11,15 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from data.exclusions import Exclusions
-from experiments.behaviour.alignment import Resampling
-from experiments.behaviour.wrong_right import (
+from mimicry.data.exclusions import Exclusions
+from mimicry.experiments.behaviour.alignment import Resampling
+from mimicry.experiments.behaviour.wrong_right import (
     ONE_SAMPLE,
     WRONG_RIGHT_COLUMNS,
     item_contrasts,
     wrong_right_table,
 )
-from experiments.cli import run
+from mimicry.experiments.cli import run
 
 RESAMPLING = Resampling(seed=1, n_boot=2000, n_perm=2000)
 

@@ -9,11 +9,11 @@ import pytest
 import torch
 from transformers import AutoModelForCausalLM
 
-from probes.architectures import validate_architecture
-from probes.capture.backends import make_backend
-from probes.capture.inputs import collate, encode_item
-from probes.capture.positions import POSITIONS, position_weights
-from probes.loading import load_tokenizer
+from mimicry.probes.architectures import validate_architecture
+from mimicry.probes.capture.backends import make_backend
+from mimicry.probes.capture.inputs import collate, encode_item
+from mimicry.probes.capture.positions import POSITIONS, position_weights
+from mimicry.probes.loading import load_tokenizer
 
 ARCHS = ("gpt2", "qwen2", "llama")
 PROMPTS = (

@@ -8,8 +8,8 @@ import json
 import pytest
 from safetensors.torch import load_file
 
-from experiments.cli import run
-from probes.capture import capture
+from mimicry.experiments.cli import run
+from mimicry.probes.capture import capture
 
 
 def _items(tmp_path):
@@ -65,7 +65,7 @@ def test_ndif_without_key_is_one_line_exit_2(tmp_path, tiny_model_factory, monke
 def test_auto_batch_size_follows_free_memory_and_is_recorded(tmp_path, tiny_model_factory):
     import torch
 
-    from probes.memory import auto_batch_size
+    from mimicry.probes.memory import auto_batch_size
 
     small = auto_batch_size(
         n_tokens=4096, d_model=8192, n_layers=80, dtype=torch.bfloat16, device="cpu", cap=10**9

@@ -11,9 +11,9 @@ import torch
 from safetensors.torch import load_file
 from transformers import AutoModelForCausalLM, GPTNeoXConfig
 
-from experiments.cli import run
-from probes.capture import capture
-from probes.loading import load_tokenizer
+from mimicry.experiments.cli import run
+from mimicry.probes.capture import capture
+from mimicry.probes.loading import load_tokenizer
 from tests.tiny_models import make_tiny_model
 
 PROMPTS = (

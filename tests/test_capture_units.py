@@ -7,8 +7,8 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from data.errors import InputError
-from probes.capture.entropy import (
+from mimicry.data.errors import InputError
+from mimicry.probes.capture.entropy import (
     additive_bias,
     causal_allowed,
     entropy_chunked,
@@ -16,10 +16,10 @@ from probes.capture.entropy import (
     entropy_fused,
     region_means,
 )
-from probes.capture.inputs import THINK_OPEN, collate, encode_item
-from probes.capture.positions import parse_positions, position_weights, reduce_positions
-from probes.capture.writer import write_concatenated
-from probes.loading import load_tokenizer
+from mimicry.probes.capture.inputs import THINK_OPEN, collate, encode_item
+from mimicry.probes.capture.positions import parse_positions, position_weights, reduce_positions
+from mimicry.probes.capture.writer import write_concatenated
+from mimicry.probes.loading import load_tokenizer
 from tests.tiny_models import make_tiny_model
 
 

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from data.errors import InputError
-from data.fileio import atomic_dir, hash_inputs, is_fresh, write_stamp
-from experiments.cli import run
+from mimicry.data.errors import InputError
+from mimicry.data.fileio import atomic_dir, hash_inputs, is_fresh, write_stamp
+from mimicry.experiments.cli import run
 
 
 def test_versions_lists_the_stack(capsys):
@@ -43,7 +43,7 @@ def test_stamp_detects_changed_inputs(tmp_path: Path):
 
 
 def test_exclusions_ledger_counts_and_writes(tmp_path: Path):
-    from data.exclusions import Exclusions
+    from mimicry.data.exclusions import Exclusions
 
     ledger = Exclusions()
     ledger.add("behaviour", "missing_norm", model="m", task="t", example="i1")
@@ -61,7 +61,7 @@ def test_atomic_outputs_are_readable_by_others(tmp_path: Path):
     import os
     import stat
 
-    from data.fileio import atomic_file
+    from mimicry.data.fileio import atomic_file
 
     old = os.umask(0o022)
     try:

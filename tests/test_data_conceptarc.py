@@ -10,16 +10,16 @@ from importlib import resources
 import pandas as pd
 import pytest
 
-from data.errors import InputError
-from data.exclusions import Exclusions
-from data.families import FAMILIES, words_of
-from data.families import conceptarc as carc
-from data.generators import families
-from data.items import read_items
-from data.tasks import list_tasks, load_task, task_exclusions
-from experiments.cli import run
+from mimicry.data.errors import InputError
+from mimicry.data.exclusions import Exclusions
+from mimicry.data.families import FAMILIES, words_of
+from mimicry.data.families import conceptarc as carc
+from mimicry.data.generators import families
+from mimicry.data.items import read_items
+from mimicry.data.tasks import list_tasks, load_task, task_exclusions
+from mimicry.experiments.cli import run
 
-FOLDER = resources.files("data.builtin.conceptarc")
+FOLDER = resources.files("mimicry.data.builtin.conceptarc")
 
 
 @pytest.fixture(scope="module")
@@ -48,7 +48,10 @@ def test_shipped_files_licence_and_counts(raw):
     tasks, human = raw
     assert "MIT" in FOLDER.joinpath("LICENSE").read_text(encoding="utf-8")
     assert "b22ef526b4656679816b7811e78f55cc24d736d7" in FOLDER.joinpath("SOURCE.txt").read_text()
-    assert "ConceptARC" in resources.files("data.builtin").joinpath("AGGREGATION.md").read_text()
+    assert (
+        "ConceptARC"
+        in resources.files("mimicry.data.builtin").joinpath("AGGREGATION.md").read_text()
+    )
     minimal = [name for name in tasks if name.endswith("Minimal.json")]
     assert len(tasks) == 176 and len(minimal) == 16
     matched = [

@@ -10,13 +10,13 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from data.errors import InputError
-from data.families import FAMILIES, get_family, syllogistic
-from data.families import words_of as family_words
-from data.generators import families, generate_items
-from data.items import read_items
-from data.tasks import TASKS, human_prompts, load_task
-from experiments.cli import run
+from mimicry.data.errors import InputError
+from mimicry.data.families import FAMILIES, get_family, syllogistic
+from mimicry.data.families import words_of as family_words
+from mimicry.data.generators import families, generate_items
+from mimicry.data.items import read_items
+from mimicry.data.tasks import TASKS, human_prompts, load_task
+from mimicry.experiments.cli import run
 
 
 @pytest.mark.parametrize("family", list(FAMILIES))

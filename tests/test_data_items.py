@@ -10,9 +10,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from data.errors import InputError
-from data.items import read_items, write_items
-from experiments.cli import run
+from mimicry.data.errors import InputError
+from mimicry.data.items import read_items, write_items
+from mimicry.experiments.cli import run
 
 HEADER = "item_id,task,prompt,answer,human_rt_ms,human_acc,n_humans,feat_len"
 GOOD_ROW = "a1,t,Is A left of B?,yes,1200,0.8,30,5"

@@ -12,12 +12,12 @@ import pandas as pd
 import pytest
 from scipy.stats import median_abs_deviation
 
-from data.families import get_family
-from data.families import words_of as family_words
-from data.families.syllogistic import follows
-from data.tasks import list_tasks, load_task, task_exclusions
+from mimicry.data.families import get_family
+from mimicry.data.families import words_of as family_words
+from mimicry.data.families.syllogistic import follows
+from mimicry.data.tasks import list_tasks, load_task, task_exclusions
 
-RAW = resources.files("data.builtin").joinpath("ccobra")
+RAW = resources.files("mimicry.data.builtin").joinpath("ccobra")
 
 
 def raw(name: str) -> pd.DataFrame:
@@ -45,7 +45,10 @@ def test_shipped_files_and_counts():
         assert RAW.joinpath(name).is_file()
     for name in ("LICENSE", "SOURCE.txt"):
         assert "MIT" in RAW.joinpath(name).read_text(encoding="utf-8")
-    assert "3 scaled MADs" in resources.files("data.builtin").joinpath("AGGREGATION.md").read_text()
+    assert (
+        "3 scaled MADs"
+        in resources.files("mimicry.data.builtin").joinpath("AGGREGATION.md").read_text()
+    )
     counts = dict(zip(list_tasks()["name"], list_tasks()["n_items"], strict=True))
     # 4ps: 48 in the file, 4 with a recorded premise that breaks the chain; carddir: 64 in the
     # file, 8 opposite-direction pairs with no correct answer. Both counted as exclusions.

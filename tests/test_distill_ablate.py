@@ -9,12 +9,12 @@ from pathlib import Path
 
 import pytest
 
-from data.generators import generate_items
-from distill.ablate import SET_NAMES, build_sets
-from distill.ablate.steps import join_steps, split_steps
-from distill.lexicon import ablation_vocabulary, content_words, matchers
-from experiments.cli import run
-from probes.loading import load_tokenizer
+from mimicry.data.generators import generate_items
+from mimicry.distill.ablate import SET_NAMES, build_sets
+from mimicry.distill.ablate.steps import join_steps, split_steps
+from mimicry.distill.lexicon import ablation_vocabulary, content_words, matchers
+from mimicry.experiments.cli import run
+from mimicry.probes.loading import load_tokenizer
 from tests.tiny_models import make_tiny_model
 
 

@@ -11,14 +11,14 @@ import pandas as pd
 import pytest
 import torch
 
-from data.errors import InputError
-from data.traces import read_traces
-from distill.backends.prompting import render_prompt, resolve_style
-from distill.generate import generate
-from distill.sft import to_dataset_rows, train_student
-from distill.word_tokenizer import build_word_tokenizer
-from experiments.cli import run
-from probes.loading import load_tokenizer
+from mimicry.data.errors import InputError
+from mimicry.data.traces import read_traces
+from mimicry.distill.backends.prompting import render_prompt, resolve_style
+from mimicry.distill.generate import generate
+from mimicry.distill.sft import to_dataset_rows, train_student
+from mimicry.distill.word_tokenizer import build_word_tokenizer
+from mimicry.experiments.cli import run
+from mimicry.probes.loading import load_tokenizer
 from tests.tiny_models import make_tiny_model
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from distill.lexicon import (
+from mimicry.distill.lexicon import (
     CATEGORIES,
     PhraseMatcher,
     ablation_vocabulary,
@@ -18,7 +18,7 @@ from distill.lexicon import (
     load_lexicons,
     matchers,
 )
-from experiments.cli import run
+from mimicry.experiments.cli import run
 
 
 def test_shipped_lexicons_load_and_match_whole_words():

@@ -15,10 +15,10 @@ import pandas as pd
 import pytest
 import torch
 
-from distill.ablate import build_sets
-from distill.generate import generate
-from distill.lexicon import ablation_vocabulary
-from distill.sft import train_student
+from mimicry.distill.ablate import build_sets
+from mimicry.distill.generate import generate
+from mimicry.distill.lexicon import ablation_vocabulary
+from mimicry.distill.sft import train_student
 from tests.tiny_models import make_tiny_model
 
 WORDS = ("one", "two", "three", "four", "five", "six")

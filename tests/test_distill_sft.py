@@ -12,8 +12,8 @@ import torch
 from safetensors.torch import load_file
 from transformers import AutoModelForCausalLM, TrainerCallback
 
-from distill.sft import CHECKPOINT_DIR, train_student
-from experiments.cli import run
+from mimicry.distill.sft import CHECKPOINT_DIR, train_student
+from mimicry.experiments.cli import run
 from tests.tiny_models import make_tiny_model
 
 WORDS = ("one", "two", "three", "four")
@@ -176,7 +176,7 @@ def test_chat_template_student_round_trip(tmp_path):
     the template stops at the turn marker and parses."""
     import pandas as pd
 
-    from distill.generate import generate
+    from mimicry.distill.generate import generate
     from tests.tiny_models import make_tiny_like
 
     rows = [
@@ -208,7 +208,7 @@ def test_chat_template_student_round_trip(tmp_path):
 
 
 def test_non_utf8_training_file_is_one_line_exit_2(tmp_path, capsys):
-    from experiments.cli import run
+    from mimicry.experiments.cli import run
 
     data = tmp_path / "set"
     data.mkdir()

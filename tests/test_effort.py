@@ -14,9 +14,9 @@ from safetensors import safe_open
 from safetensors.torch import load_file, save_file
 from transformers import AutoModelForCausalLM
 
-from data.exclusions import Exclusions
-from probes.architectures import resolve_path, validate_architecture
-from probes.capture.along import (
+from mimicry.data.exclusions import Exclusions
+from mimicry.probes.architectures import resolve_path, validate_architecture
+from mimicry.probes.capture.along import (
     AlongOptions,
     capture_along,
     encode_along,
@@ -24,10 +24,10 @@ from probes.capture.along import (
     token_batches,
     trace_offsets,
 )
-from probes.capture.inputs import collate
-from probes.loading import load_tokenizer
-from probes.probing.effort import EffortConfig, probe_effort
-from probes.probing.effort_stats import item_counts, paired_difference, r2_with_item_ci
+from mimicry.probes.capture.inputs import collate
+from mimicry.probes.loading import load_tokenizer
+from mimicry.probes.probing.effort import EffortConfig, probe_effort
+from mimicry.probes.probing.effort_stats import item_counts, paired_difference, r2_with_item_ci
 from tests.tiny_models import make_tiny_model
 
 WORDS = "A B C is left of so therefore because wait hmm north south east west step yes no".split()
@@ -145,7 +145,7 @@ def test_along_equals_hf_hidden_states(tmp_path, arch, device):
 
 def test_capture_resumes_and_reuses(tmp_path, monkeypatch):
     """A capture killed after its first shard resumes there; an up-to-date one is reused."""
-    import probes.capture.along as along
+    import mimicry.probes.capture.along as along
 
     model, tokenizer, _ = tiny(tmp_path)
     items, reasoning = make_items(8)
@@ -293,11 +293,11 @@ def make_effort_run(tmp_path: Path) -> Path:
 def test_effort_command_and_report_section(tmp_path):
     import typer
 
-    from experiments.commands.effort_cmd import register
-    from experiments.report import figures
-    from experiments.report.collect import collect
-    from experiments.report.effort_section import effort_section
-    from probes.probing.effort import EFFORT_COLUMNS
+    from mimicry.experiments.commands.effort_cmd import register
+    from mimicry.experiments.report import figures
+    from mimicry.experiments.report.collect import collect
+    from mimicry.experiments.report.effort_section import effort_section
+    from mimicry.probes.probing.effort import EFFORT_COLUMNS
 
     run = make_effort_run(tmp_path)
     app = typer.Typer()

@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 import torch
 
-from experiments.cli import run
-from probes.gguf_import import SOURCE_FILE, check_out_dir, load_gguf
-from probes.loading import load_causal_lm
+from mimicry.experiments.cli import run
+from mimicry.probes.gguf_import import SOURCE_FILE, check_out_dir, load_gguf
+from mimicry.probes.loading import load_causal_lm
 
 PROMPTS = (
     "The capital of France is",

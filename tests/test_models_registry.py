@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from experiments.cli import run
-from experiments.registry import load_registry
+from mimicry.experiments.cli import run
+from mimicry.experiments.registry import load_registry
 
 REQUIRED_TRIPLES = {
     "r1-distill-qwen-1.5b": ("deepseek-r1-distill-qwen-1.5b", "qwen2.5-math-1.5b"),
@@ -62,7 +62,7 @@ def test_broken_registry_names_file_and_field(tmp_path: Path, capsys):
 
 
 def test_tiny_models_carry_the_family_chat_template_and_think_tags(tmp_path: Path):
-    from probes.loading import load_tokenizer
+    from mimicry.probes.loading import load_tokenizer
     from tests.tiny_models import make_tiny_like
 
     reg = load_registry()

@@ -8,18 +8,18 @@ import math
 import pytest
 from scipy import stats
 
-from data.generators import generate_items
-from distill.organism.generation import count_reasoning_tokens
-from distill.organism.scratchpad import (
+from mimicry.data.generators import generate_items
+from mimicry.distill.organism.generation import count_reasoning_tokens
+from mimicry.distill.organism.scratchpad import (
     answer_is_correct,
     format_no_trace,
     format_scratchpad,
     parse_completion,
 )
-from distill.organism.stats import pearson
-from distill.organism.teacher_rl import reward_for
-from distill.organism.vocab import build_organism_tokenizer, unknown_word_rate
-from distill.word_tokenizer import THINK_CLOSE, THINK_OPEN
+from mimicry.distill.organism.stats import pearson
+from mimicry.distill.organism.teacher_rl import reward_for
+from mimicry.distill.organism.vocab import build_organism_tokenizer, unknown_word_rate
+from mimicry.distill.word_tokenizer import THINK_CLOSE, THINK_OPEN
 
 
 @pytest.fixture(scope="module")

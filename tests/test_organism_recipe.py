@@ -10,22 +10,22 @@ import torch
 from safetensors.torch import load_file
 from transformers import AutoModelForCausalLM
 
-from data.generators import generate_items
-from distill.organism.architecture import QUICK_SIZE, new_model
-from distill.organism.policies import (
+from mimicry.data.generators import generate_items
+from mimicry.distill.organism.architecture import QUICK_SIZE, new_model
+from mimicry.distill.organism.policies import (
     minimal_examples,
     mixed_examples,
     rereading_cue,
     rereading_examples,
 )
-from distill.organism.recipe import QUICK
-from distill.organism.scratchpad import parse_completion, premise_sentences
-from distill.organism.teacher_rl import RLSettings, reinforce_with_length_cost
-from distill.organism.teacher_sft import SFTSettings, supervised_finetune
-from distill.organism.train import train_organism
-from distill.organism.vocab import build_organism_tokenizer
-from experiments.cli import run
-from probes.loading import load_tokenizer
+from mimicry.distill.organism.recipe import QUICK
+from mimicry.distill.organism.scratchpad import parse_completion, premise_sentences
+from mimicry.distill.organism.teacher_rl import RLSettings, reinforce_with_length_cost
+from mimicry.distill.organism.teacher_sft import SFTSettings, supervised_finetune
+from mimicry.distill.organism.train import train_organism
+from mimicry.distill.organism.vocab import build_organism_tokenizer
+from mimicry.experiments.cli import run
+from mimicry.probes.loading import load_tokenizer
 
 
 @pytest.fixture(scope="module")

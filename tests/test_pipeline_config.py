@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from data.errors import InputError
-from experiments.cli import run
-from experiments.config import RunConfig, config_help, dump_config, load_config
+from mimicry.data.errors import InputError
+from mimicry.experiments.cli import run
+from mimicry.experiments.config import RunConfig, config_help, dump_config, load_config
 
 CONFIGS = Path(__file__).resolve().parent.parent / "experiments" / "configs"
 

@@ -16,9 +16,9 @@ import pandas as pd
 import pytest
 from safetensors.numpy import load_file
 
-from distill.organism import WEIGHTS_DIR
-from experiments.cli import run
-from experiments.config import STAGE_NAMES, load_config
+from mimicry.distill.organism import WEIGHTS_DIR
+from mimicry.experiments.cli import run
+from mimicry.experiments.config import STAGE_NAMES, load_config
 from tests.test_report_render import SECTION_TITLES
 
 REPO = Path(__file__).resolve().parent.parent
@@ -26,11 +26,14 @@ SMOKE = REPO / "experiments" / "configs" / "organism-smoke.yaml"
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 
 ORGANISM = Path(os.environ.get("MIMICRY_ORGANISM_DIR", WEIGHTS_DIR))
-pytestmark = pytest.mark.skipif(
-    not (ORGANISM / "teacher" / "model.safetensors").is_file()
-    or not (ORGANISM / "base" / "model.safetensors").is_file(),
-    reason=f"no organism weights in {ORGANISM} (mimicry demo --retrain-organism writes them)",
-)
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(
+        not (ORGANISM / "teacher" / "model.safetensors").is_file()
+        or not (ORGANISM / "base" / "model.safetensors").is_file(),
+        reason=f"no organism weights in {ORGANISM} (mimicry demo --retrain-organism writes them)",
+    ),
+]
 
 TABLES = (
     "items.csv",
@@ -150,7 +153,7 @@ def test_report_has_every_section_and_every_exclusion(smoke_run):
 
 
 def test_rerun_skips_every_stage(smoke_run):
-    from experiments.pipeline import run_pipeline
+    from mimicry.experiments.pipeline import run_pipeline
 
     results = run_pipeline(load_config(SMOKE), smoke_run)
     assert {r.stage for r in results} == set(STAGE_NAMES)
@@ -211,7 +214,7 @@ def _resume_after_kill(reference: Path, tmp: Path, stage: str, restart_from: str
     if restart_from == "distill":
         for model in ("student_original", "student_length_matched"):
             (run_dir / "traces" / f"{model}.jsonl").unlink()
-    command = [sys.executable, "-m", "experiments", "run", str(SMOKE), "--out", str(run_dir)]
+    command = [sys.executable, "-m", "mimicry", "run", str(SMOKE), "--out", str(run_dir)]
     env = {**os.environ, "MIMICRY_FAIL_AFTER": f"{stage}:1:inside", "OMP_NUM_THREADS": "1"}
     killed = subprocess.run(command, env=env, capture_output=True, text=True, cwd=REPO, timeout=600)
     assert killed.returncode == -9, killed.stderr[-2000:]

@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 
-from data.errors import InputError
-from experiments.config import RunConfig
-from experiments.pipeline import Unit, run_pipeline
+from mimicry.data.errors import InputError
+from mimicry.experiments.config import RunConfig
+from mimicry.experiments.pipeline import Unit, run_pipeline
 
 
 def _builders(calls: list[str], source: Path):
@@ -154,7 +154,7 @@ def test_fail_after_kills_the_process_and_a_rerun_resumes(tmp_path):
             from pathlib import Path
             sys.path.insert(0, {str(Path(__file__).parent.parent)!r})
             from tests.test_pipeline_runner import _builders, _config
-            from experiments.pipeline import run_pipeline
+            from mimicry.experiments.pipeline import run_pipeline
             calls = []
             run_pipeline(_config(), Path({str(tmp_path / "run")!r}),
                          builders=_builders(calls, Path({str(source)!r})))

@@ -9,10 +9,10 @@ from sklearn.model_selection import GridSearchCV, GroupKFold, KFold
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from data.errors import InputError
-from probes.probing.cv import grouped_splits, nested_splits
-from probes.probing.logistic import logistic_nested_cv
-from probes.probing.ridge import Moments, ridge_nested_cv, ridge_path_predict, shifted_solve
+from mimicry.data.errors import InputError
+from mimicry.probes.probing.cv import grouped_splits, nested_splits
+from mimicry.probes.probing.logistic import logistic_nested_cv
+from mimicry.probes.probing.ridge import Moments, ridge_nested_cv, ridge_path_predict, shifted_solve
 
 ALPHAS = np.logspace(-2, 4, 7)
 
@@ -160,3 +160,16 @@ def test_nested_ridge_with_downdated_primal_folds_equals_gridsearchcv():
             reference[test] = search.predict(x[test])
             assert ALPHAS[ours.alpha_index[fold, column]] == search.best_params_["ridge__alpha"]
         np.testing.assert_allclose(ours.oof[:, column], reference, atol=1e-6, rtol=0)
+
+
+def test_a_fold_whose_training_part_has_one_class_is_counted_not_fatal():
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(40, 5))
+    y = np.array([0] * 10 + [1] * 30)
+    groups = np.array([0] * 10 + [1] * 10 + [2] * 10 + [3] * 10).astype(str)
+    splits = nested_splits(groups, 4, 0)
+    result = logistic_nested_cv(x, y, splits, np.array([0.1, 1.0]), seed=0)
+    # the fold that holds out every 0 trains on 1s only: uninformative output, counted
+    assert result.n_degenerate_folds == 1
+    assert np.isfinite(result.oof).all()
+    assert (result.oof[:10] == 0).all()

@@ -11,8 +11,8 @@ import pytest
 import torch
 from safetensors.torch import save_file
 
-from experiments.cli import run as cli
-from probes.probing import ProbeConfig, run_probes
+from mimicry.experiments.cli import run as cli
+from mimicry.probes.probing import ProbeConfig, run_probes
 
 SIGNAL_LAYER = 2
 

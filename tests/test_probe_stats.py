@@ -6,11 +6,11 @@ import numpy as np
 from scipy.stats import kstest, spearmanr
 from sklearn.metrics import balanced_accuracy_score, r2_score, roc_auc_score
 
-from probes.cka import linear_cka
-from probes.probing.cv import nested_splits
-from probes.probing.metrics import auroc, balanced_accuracy, r2, spearman
-from probes.probing.probe import ProbeConfig, run_probe
-from probes.probing.stats import bootstrap_ci, permutation_matrix
+from mimicry.probes.cka import linear_cka
+from mimicry.probes.probing.cv import nested_splits
+from mimicry.probes.probing.metrics import auroc, balanced_accuracy, r2, spearman
+from mimicry.probes.probing.probe import ProbeConfig, run_probe
+from mimicry.probes.probing.stats import bootstrap_ci, permutation_matrix
 
 
 def test_permutation_p_is_uniform_under_the_null():

@@ -9,10 +9,10 @@ import pandas as pd
 import pytest
 import torch
 
-from experiments.cli import run as cli
-from probes.directions import save_directions
-from probes.loading import load_causal_lm, load_tokenizer
-from probes.steer import generate_texts, paired_change, steering
+from mimicry.experiments.cli import run as cli
+from mimicry.probes.directions import save_directions
+from mimicry.probes.loading import load_causal_lm, load_tokenizer
+from mimicry.probes.steer import generate_texts, paired_change, steering
 
 PROMPTS = [
     "A is left of B . B is left of C . Is A left of C ?",
@@ -120,7 +120,7 @@ def test_nnsight_steering_equals_the_hook_locally_and_through_remote_serialisati
 ):
     import nnsight
 
-    from probes.steer import generate_texts_nnsight
+    from mimicry.probes.steer import generate_texts_nnsight
 
     path = tiny_model_factory(arch)
     model, tokenizer = load_causal_lm(path), load_tokenizer(path)
@@ -145,7 +145,7 @@ def test_nnsight_steering_equals_the_hook_locally_and_through_remote_serialisati
 
 
 def test_steer_run_remote_local_writes_the_same_table(tiny_model_factory, tmp_path):
-    from probes.steer import steer_run
+    from mimicry.probes.steer import steer_run
 
     path = tiny_model_factory("qwen2")
     run = tmp_path / "run"
@@ -185,7 +185,7 @@ def test_steer_run_remote_local_writes_the_same_table(tiny_model_factory, tmp_pa
 
 
 def test_chat_prompts_are_rendered_once_with_the_family_template(tmp_path):
-    from probes.steer import render_prompts
+    from mimicry.probes.steer import render_prompts
     from tests.tiny_models import make_tiny_like
 
     tokenizer = load_tokenizer(make_tiny_like(tmp_path / "r1", "deepseek-r1-distill-qwen-1.5b"))

@@ -16,11 +16,13 @@ import pandas as pd
 import pytest
 from safetensors.numpy import load_file
 
-from experiments.config import RunConfig, load_config, with_reduced_statistics
-from experiments.pipeline import run_pipeline
-from experiments.pipeline.models import model_specs, prompt_options, roles
-from experiments.registry import load_registry
+from mimicry.experiments.config import RunConfig, load_config, with_reduced_statistics
+from mimicry.experiments.pipeline import run_pipeline
+from mimicry.experiments.pipeline.models import model_specs, prompt_options, roles
+from mimicry.experiments.registry import load_registry
 from tests.tiny_models import make_tiny_like
+
+pytestmark = pytest.mark.slow  # full pipeline runs / the shipped organism's held-out evaluation
 
 REPO = Path(__file__).resolve().parent.parent
 CONFIGS = REPO / "experiments" / "configs"

@@ -8,11 +8,11 @@ import pytest
 import torch
 from transformers import PreTrainedTokenizerFast
 
-from probes.architectures import validate_architecture
-from probes.capture.backends import make_backend
-from probes.capture.inputs import collate, encode_item
-from probes.capture.positions import position_weights
-from probes.loading import load_causal_lm, load_tokenizer
+from mimicry.probes.architectures import validate_architecture
+from mimicry.probes.capture.backends import make_backend
+from mimicry.probes.capture.inputs import collate, encode_item
+from mimicry.probes.capture.positions import position_weights
+from mimicry.probes.loading import load_causal_lm, load_tokenizer
 from tests.tiny_models import BASE_TEXTS, make_tiny_like
 
 TEXTS = (

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from data.reasoning import (
+from mimicry.data.reasoning import (
     EMPTY_GENERATION,
     EMPTY_REASONING,
     MISSING_DELIMITER,

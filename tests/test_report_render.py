@@ -13,10 +13,10 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from data.exclusions import Exclusions
-from experiments.report import build_report
-from experiments.report.entropy import entropy_vs_difficulty
-from experiments.report.stats import pearson_with_ci
+from mimicry.data.exclusions import Exclusions
+from mimicry.experiments.report import build_report
+from mimicry.experiments.report.entropy import entropy_vs_difficulty
+from mimicry.experiments.report.stats import pearson_with_ci
 
 MODELS = ("teacher", "base", "student_original", "student_length_matched")
 

@@ -13,8 +13,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from distill.organism import WEIGHTS_DIR
-from experiments.report.validity import chance_levels, judge, validity_table, wilson_ci
+from mimicry.distill.organism import WEIGHTS_DIR
+from mimicry.experiments.report.validity import chance_levels, judge, validity_table, wilson_ci
 
 ORGANISM = Path(os.environ.get("MIMICRY_ORGANISM_DIR", WEIGHTS_DIR))
 
@@ -52,11 +52,11 @@ def gated_run(tmp_path_factory):
     """Real generations: the organism teacher and a random-init copy of the base as a student."""
     import torch
 
-    from data.tasks import load_task
-    from distill.generate import generate
-    from experiments.behaviour import score
-    from experiments.pipeline.models import make_random_init
-    from experiments.report import build_report
+    from mimicry.data.tasks import load_task
+    from mimicry.distill.generate import generate
+    from mimicry.experiments.behaviour import score
+    from mimicry.experiments.pipeline.models import make_random_init
+    from mimicry.experiments.report import build_report
 
     if not (ORGANISM / "teacher" / "model.safetensors").is_file():
         pytest.skip(f"no organism weights in {ORGANISM}")
@@ -107,7 +107,7 @@ def gated_run(tmp_path_factory):
 
 
 def test_real_generations_get_the_right_verdicts(gated_run):
-    from data.traces import read_traces
+    from mimicry.data.traces import read_traces
 
     traces, _ = read_traces(sorted((gated_run / "traces").glob("*.jsonl")))
     items = pd.read_csv(gated_run / "items.csv", dtype={"item_id": str})

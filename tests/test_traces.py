@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from data.errors import InputError
-from data.traces import read_traces, write_traces
+from mimicry.data.errors import InputError
+from mimicry.data.traces import read_traces, write_traces
 
 
 def _row(item="i1", sample=0, **over):
@@ -109,8 +109,8 @@ def test_empty_and_non_utf8_files(tmp_path):
 
 
 def test_tokenizer_counts_every_line(tmp_path, tiny_model_factory):
-    from experiments.behaviour.scoring import tokenizer_counter
-    from probes.loading import load_tokenizer
+    from mimicry.experiments.behaviour.scoring import tokenizer_counter
+    from mimicry.probes.loading import load_tokenizer
 
     model_dir = tiny_model_factory("gpt2")
     rows = [

@@ -10,7 +10,7 @@ from pathlib import Path
 import torch
 from transformers import AutoModelForCausalLM, GPT2Config, LlamaConfig, Qwen2Config
 
-from distill.word_tokenizer import build_word_tokenizer
+from mimicry.distill.word_tokenizer import build_word_tokenizer
 
 ARCHITECTURES = ("gpt2", "qwen2", "llama")
 
@@ -83,7 +83,7 @@ def make_tiny_like(
 ) -> Path:
     """A tiny random-init model of a registry entry's architecture, saved with that family's chat
     template, chat tokens and think tags, so a real-model config can run in reduced form on CPU."""
-    from experiments.registry import load_registry
+    from mimicry.experiments.registry import load_registry
 
     reg = load_registry()
     entry = reg.models[registry_name]

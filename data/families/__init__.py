@@ -11,9 +11,9 @@ family: it has no generator and no derivation, so it has no `Family` record and 
 
 from __future__ import annotations
 
-from data.errors import InputError
-from data.families import cardinal, propositional, relational, syllogistic
-from data.families.base import Family, words_of
+from mimicry.data.errors import InputError
+from mimicry.data.families import cardinal, propositional, relational, syllogistic
+from mimicry.data.families.base import Family, words_of
 
 FAMILIES: dict[str, Family] = {
     module.FAMILY.name: module.FAMILY

@@ -15,7 +15,7 @@ import math
 import random
 from dataclasses import dataclass
 
-from data.families.base import (
+from mimicry.data.families.base import (
     common_features,
     family_from_functions,
     int_range,

@@ -21,9 +21,9 @@ from typing import Any
 
 import pandas as pd
 
-from data.errors import InputError
-from data.exclusions import Exclusions
-from data.families.base import common_features, words_of
+from mimicry.data.errors import InputError
+from mimicry.data.exclusions import Exclusions
+from mimicry.data.families.base import common_features, words_of
 
 FAMILY_NAME = "conceptarc"
 TASK_NAME = "conceptarc"
@@ -199,7 +199,7 @@ def build_rows(
 
 def shipped_tasks() -> dict[str, dict[str, Any]]:
     """Every shipped ARC task file (`data/builtin/conceptarc/*.json`) by file name."""
-    folder = resources.files("data.builtin.conceptarc")
+    folder = resources.files("mimicry.data.builtin.conceptarc")
     return {
         entry.name: json.loads(entry.read_text(encoding="utf-8"))
         for entry in sorted(folder.iterdir(), key=lambda e: e.name)
@@ -209,7 +209,7 @@ def shipped_tasks() -> dict[str, dict[str, Any]]:
 
 def builtin_rows(ledger: Exclusions) -> list[dict[str, Any]]:
     """The built-in `conceptarc` task's rows from the shipped files (exclusions into `ledger`)."""
-    folder = resources.files("data.builtin.conceptarc")
+    folder = resources.files("mimicry.data.builtin.conceptarc")
     with folder.joinpath(HUMAN_FILE).open("r", encoding="utf-8") as handle:
         human = pd.read_csv(handle, skip_blank_lines=False)
     return build_rows(human, shipped_tasks(), ledger)

@@ -14,7 +14,7 @@ import itertools
 import random
 from dataclasses import dataclass
 
-from data.families.base import (
+from mimicry.data.families.base import (
     common_features,
     family_from_functions,
     int_range,

@@ -12,7 +12,7 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 
-from data.families.base import (
+from mimicry.data.families.base import (
     common_features,
     family_from_functions,
     int_range,

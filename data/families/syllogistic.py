@@ -22,7 +22,7 @@ import random
 from dataclasses import dataclass
 from functools import lru_cache
 
-from data.families.base import (
+from mimicry.data.families.base import (
     common_features,
     family_from_functions,
     int_range,

@@ -12,14 +12,14 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from data.errors import InputError
-from data.exclusions import Exclusions
-from data.fileio import atomic_dir, hash_inputs, is_fresh, write_json, write_stamp
-from distill.ablate import content_fixed, format_fixed, length_matched, original
-from distill.ablate.checks import check_set
-from distill.ablate.common import BuildContext, Example
-from distill.ablate.inputs import load_teacher_traces
-from distill.ablate.measure import TokenMeasure
+from mimicry.data.errors import InputError
+from mimicry.data.exclusions import Exclusions
+from mimicry.data.fileio import atomic_dir, hash_inputs, is_fresh, write_json, write_stamp
+from mimicry.distill.ablate import content_fixed, format_fixed, length_matched, original
+from mimicry.distill.ablate.checks import check_set
+from mimicry.distill.ablate.common import BuildContext, Example
+from mimicry.distill.ablate.inputs import load_teacher_traces
+from mimicry.distill.ablate.measure import TokenMeasure
 
 SET_MODULES = {
     module.NAME: module for module in (original, format_fixed, content_fixed, length_matched)
@@ -46,7 +46,7 @@ def _measure(tokenizer) -> TokenMeasure:
     if tokenizer is None:
         return TokenMeasure(None, label="words")
     if isinstance(tokenizer, str | Path):
-        from probes.loading import load_tokenizer
+        from mimicry.probes.loading import load_tokenizer
 
         return TokenMeasure(load_tokenizer(tokenizer), label=f"tokenizer:{tokenizer}")
     return TokenMeasure(tokenizer, label=f"tokenizer:{type(tokenizer).__name__}")

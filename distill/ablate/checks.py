@@ -11,10 +11,10 @@ import math
 import statistics
 from collections import Counter
 
-from distill.ablate.common import Example
-from distill.ablate.measure import TokenMeasure
-from distill.ablate.steps import split_steps, step_starts
-from distill.lexicon import content_words, matchers
+from mimicry.distill.ablate.common import Example
+from mimicry.distill.ablate.measure import TokenMeasure
+from mimicry.distill.ablate.steps import split_steps, step_starts
+from mimicry.distill.lexicon import content_words, matchers
 
 
 def _describe(values: list[float]) -> dict:

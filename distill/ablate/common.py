@@ -5,9 +5,9 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass, field
 
-from data.exclusions import Exclusions
-from distill.ablate.inputs import STAGE, TeacherTrace
-from distill.ablate.measure import TokenMeasure
+from mimicry.data.exclusions import Exclusions
+from mimicry.distill.ablate.inputs import STAGE, TeacherTrace
+from mimicry.distill.ablate.measure import TokenMeasure
 
 
 @dataclass(frozen=True)

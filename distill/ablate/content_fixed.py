@@ -12,10 +12,10 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 
-from distill.ablate.common import BuildContext, Example
-from distill.ablate.inputs import TeacherTrace
-from distill.ablate.steps import Step, join_steps, split_steps
-from distill.lexicon import load_lexicons, load_rephrasings
+from mimicry.distill.ablate.common import BuildContext, Example
+from mimicry.distill.ablate.inputs import TeacherTrace
+from mimicry.distill.ablate.steps import Step, join_steps, split_steps
+from mimicry.distill.lexicon import load_lexicons, load_rephrasings
 
 NAME = "content_fixed_format_varied"
 HELD_FIXED = "content: the content words of every step, in order, and the final answer"

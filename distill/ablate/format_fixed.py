@@ -12,10 +12,10 @@ from __future__ import annotations
 import re
 from collections import defaultdict
 
-from distill.ablate.common import BuildContext, Example
-from distill.ablate.inputs import TeacherTrace
-from distill.ablate.steps import Step, join_steps, split_steps, step_starts
-from distill.lexicon import content_words
+from mimicry.distill.ablate.common import BuildContext, Example
+from mimicry.distill.ablate.inputs import TeacherTrace
+from mimicry.distill.ablate.steps import Step, join_steps, split_steps, step_starts
+from mimicry.distill.lexicon import content_words
 
 NAME = "format_fixed_content_varied"
 HELD_FIXED = "template, step markers and separators, number of steps, token length of every step and of the trace, step start positions, final answer"

@@ -11,8 +11,8 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from data.errors import InputError
-from data.exclusions import Exclusions
+from mimicry.data.errors import InputError
+from mimicry.data.exclusions import Exclusions
 
 STAGE = "ablate"
 
@@ -49,12 +49,12 @@ def load_teacher_traces(
     exclusions: Exclusions,
 ) -> list[TeacherTrace]:
     """Read, validate and filter teacher traces; first usable sample per item, in file order."""
-    from data.traces import read_traces
+    from mimicry.data.traces import read_traces
 
     paths = [trace_paths] if isinstance(trace_paths, str | Path) else list(trace_paths)
     items = None
     if items_path is not None:
-        from data.items import read_items
+        from mimicry.data.items import read_items
 
         items = read_items(items_path).set_index("item_id")
     frame, ledger = read_traces(

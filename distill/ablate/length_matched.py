@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import statistics
 
-from distill.ablate.common import BuildContext, Example
-from distill.ablate.inputs import TeacherTrace
-from distill.ablate.steps import join_steps, split_steps
+from mimicry.distill.ablate.common import BuildContext, Example
+from mimicry.distill.ablate.inputs import TeacherTrace
+from mimicry.distill.ablate.steps import join_steps, split_steps
 
 NAME = "length_matched"
 HELD_FIXED = "token length of the reasoning (identical for every item), final answer"

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from distill.ablate.common import BuildContext, Example
-from distill.ablate.inputs import TeacherTrace
+from mimicry.distill.ablate.common import BuildContext, Example
+from mimicry.distill.ablate.inputs import TeacherTrace
 
 NAME = "original"
 HELD_FIXED = "everything: the teacher's reasoning and answer, verbatim"

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from data.errors import InputError
+from mimicry.data.errors import InputError
 
 BACKENDS = ("hf", "vllm")
 
@@ -26,11 +26,11 @@ class Generation:
 def load_backend(name: str, model_path, **options):
     """Instantiate a backend by name; vLLM is imported only when asked for."""
     if name == "hf":
-        from distill.backends.hf import HFBackend
+        from mimicry.distill.backends.hf import HFBackend
 
         return HFBackend(model_path, **options)
     if name == "vllm":
-        from distill.backends.vllm import VLLMBackend
+        from mimicry.distill.backends.vllm import VLLMBackend
 
         return VLLMBackend(model_path, **options)
     raise InputError(f"unknown backend {name!r}; choose from {BACKENDS}", field="backend")

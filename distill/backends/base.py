@@ -3,8 +3,8 @@ optional opened think block, so HF and vLLM render prompts and count tokens the 
 
 from __future__ import annotations
 
-from distill.backends.prompting import render_prompt, resolve_style
-from probes.loading import load_tokenizer
+from mimicry.distill.backends.prompting import render_prompt, resolve_style
+from mimicry.probes.loading import load_tokenizer
 
 
 class PromptedBackend:

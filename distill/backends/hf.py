@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import torch
 
-from distill.backends import Generation
-from distill.backends.base import PromptedBackend
-from distill.backends.prompting import adds_special_tokens
-from probes.loading import load_causal_lm
+from mimicry.distill.backends import Generation
+from mimicry.distill.backends.base import PromptedBackend
+from mimicry.distill.backends.prompting import adds_special_tokens
+from mimicry.probes.loading import load_causal_lm
 
 # End-of-turn markers of common chat templates: generation stops at them as at eos.
 END_OF_TURN = (

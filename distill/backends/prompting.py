@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from data.errors import InputError
+from mimicry.data.errors import InputError
 
 PromptStyle = Literal["auto", "chat", "plain"]
 PROMPT_STYLES = ("auto", "chat", "plain")

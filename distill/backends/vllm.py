@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from data.errors import InputError
-from distill.backends import Generation
-from distill.backends.base import PromptedBackend
+from mimicry.data.errors import InputError
+from mimicry.distill.backends import Generation
+from mimicry.distill.backends.base import PromptedBackend
 
 
 class VLLMBackend(PromptedBackend):

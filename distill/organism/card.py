@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from data.fileio import atomic_file
+from mimicry.data.fileio import atomic_file
 
 _COLUMNS = (
     ("task", "task", "{}"),

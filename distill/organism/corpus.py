@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
-from distill.organism.scratchpad import format_scratchpad
+from mimicry.distill.organism.scratchpad import format_scratchpad
 
 
 @dataclass(frozen=True)

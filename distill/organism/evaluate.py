@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from distill.organism.generation import generate
-from distill.organism.scratchpad import answer_is_correct, parse_completion
-from distill.organism.stats import partial_pearson, pearson
+from mimicry.distill.organism.generation import generate
+from mimicry.distill.organism.scratchpad import answer_is_correct, parse_completion
+from mimicry.distill.organism.stats import partial_pearson, pearson
 
 # Item-table columns that measure how much work an item needs, in reporting order.
 WORK_COLUMNS = ("feat_steps", "feat_n_premises", "human_rt_ms", "human_acc")
@@ -88,7 +88,7 @@ def evaluate_model(
     model_dir: str | Path, items: pd.DataFrame, *, max_new_tokens: int = 96
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Load an organism folder and score it on `items`: (per-item table, per-task summary)."""
-    from probes.loading import load_causal_lm, load_tokenizer
+    from mimicry.probes.loading import load_causal_lm, load_tokenizer
 
     model = load_causal_lm(model_dir)
     tokenizer = load_tokenizer(model_dir)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from distill.word_tokenizer import THINK_CLOSE, THINK_OPEN
+from mimicry.distill.word_tokenizer import THINK_CLOSE, THINK_OPEN
 
 
 @dataclass(frozen=True)

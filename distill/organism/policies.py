@@ -19,7 +19,7 @@ import re
 
 import pandas as pd
 
-from distill.organism.scratchpad import format_scratchpad, format_verbose
+from mimicry.distill.organism.scratchpad import format_scratchpad, format_verbose
 
 
 def _example(row, completion: str, policy: str) -> dict:

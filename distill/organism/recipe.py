@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 
-from distill.organism.architecture import QUICK_SIZE, TEACHER_SIZE, ModelSize
-from distill.organism.teacher_rl import RLSettings
-from distill.organism.teacher_sft import SFTSettings
+from mimicry.distill.organism.architecture import QUICK_SIZE, TEACHER_SIZE, ModelSize
+from mimicry.distill.organism.teacher_rl import RLSettings
+from mimicry.distill.organism.teacher_sft import SFTSettings
 
 
 @dataclass(frozen=True)

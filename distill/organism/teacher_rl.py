@@ -12,9 +12,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from distill.organism.generation import count_reasoning_tokens
-from distill.organism.scratchpad import answer_is_correct, parse_completion
-from distill.word_tokenizer import THINK_CLOSE, THINK_OPEN
+from mimicry.distill.organism.generation import count_reasoning_tokens
+from mimicry.distill.organism.scratchpad import answer_is_correct, parse_completion
+from mimicry.distill.word_tokenizer import THINK_CLOSE, THINK_OPEN
 
 
 @dataclass(frozen=True)
@@ -85,7 +85,7 @@ def reinforce_with_length_cost(
     from transformers import TrainerCallback
     from trl import GRPOConfig, GRPOTrainer
 
-    from distill.trainer_args import QUIET_TRAINER_ARGS, without_printer
+    from mimicry.distill.trainer_args import QUIET_TRAINER_ARGS, without_printer
 
     class _Report(TrainerCallback):
         def on_log(self, args, state, control, logs=None, **kwargs):

@@ -23,16 +23,16 @@ from pathlib import Path
 
 import pandas as pd
 
-from data.errors import InputError
-from data.fileio import atomic_dir, model_fingerprint, write_json
-from distill.organism.architecture import new_model
-from distill.organism.card import write_card
-from distill.organism.evaluate import score_items, summarise
-from distill.organism.policies import minimal_examples, mixed_examples, rereading_examples
-from distill.organism.recipe import FULL, Recipe
-from distill.organism.teacher_rl import reinforce_with_length_cost
-from distill.organism.teacher_sft import supervised_finetune
-from distill.organism.vocab import build_organism_tokenizer, unknown_word_rate
+from mimicry.data.errors import InputError
+from mimicry.data.fileio import atomic_dir, model_fingerprint, write_json
+from mimicry.distill.organism.architecture import new_model
+from mimicry.distill.organism.card import write_card
+from mimicry.distill.organism.evaluate import score_items, summarise
+from mimicry.distill.organism.policies import minimal_examples, mixed_examples, rereading_examples
+from mimicry.distill.organism.recipe import FULL, Recipe
+from mimicry.distill.organism.teacher_rl import reinforce_with_length_cost
+from mimicry.distill.organism.teacher_sft import supervised_finetune
+from mimicry.distill.organism.vocab import build_organism_tokenizer, unknown_word_rate
 
 Progress = Callable[[str], None]
 PHASES = ("competence", "warm_start", "rl", "base")
@@ -44,7 +44,7 @@ def build_item_sets(recipe: Recipe, seed: int) -> tuple[pd.DataFrame, pd.DataFra
     `data.generators.generate_items` never emits a human-normed prompt and no prompt twice, so
     splitting one table keeps the held-out and human items unseen in training.
     """
-    from data.generators import generate_items
+    from mimicry.data.generators import generate_items
 
     train, heldout = [], []
     n_total = recipe.n_train_per_family + recipe.n_heldout_per_family
@@ -75,7 +75,7 @@ def human_items(families: tuple[str, ...], n_per_task: int | None = None) -> pd.
 
     `n_per_task` keeps the first items of each task (quick runs); None keeps all of them.
     """
-    from data.tasks import list_tasks, load_task
+    from mimicry.data.tasks import list_tasks, load_task
 
     tasks = list_tasks()
     names = tasks.loc[tasks["family"].isin(families), "name"].tolist()
@@ -114,7 +114,7 @@ class _Checkpoints:
         folder = self.directory / phase
         if not (folder / "phase.json").is_file():
             return None
-        from probes.loading import load_causal_lm, load_tokenizer
+        from mimicry.probes.loading import load_causal_lm, load_tokenizer
 
         return (
             load_causal_lm(folder),
@@ -176,7 +176,7 @@ def train_organism(
     mixed = mixed_examples(train_items, recipe.reread_passes, recipe.reread_p_cued, seed)
     habit = rereading_examples(train_items, recipe.base_passes)
     if init_from is not None:
-        from probes.loading import load_tokenizer
+        from mimicry.probes.loading import load_tokenizer
 
         tokenizer = load_tokenizer(init_from)
     else:
@@ -248,7 +248,7 @@ def train_organism(
 
     def competence():
         if init_from is not None:
-            from probes.loading import load_causal_lm
+            from mimicry.probes.loading import load_causal_lm
 
             say(f"competence: starting from {init_from}")
             model = load_causal_lm(init_from)

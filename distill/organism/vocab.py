@@ -11,8 +11,8 @@ from collections.abc import Iterable
 
 from transformers import PreTrainedTokenizerFast
 
-from distill.organism.scratchpad import STEP_SEPARATOR
-from distill.word_tokenizer import build_word_tokenizer
+from mimicry.distill.organism.scratchpad import STEP_SEPARATOR
+from mimicry.distill.word_tokenizer import build_word_tokenizer
 
 
 def build_organism_tokenizer(texts: Iterable[str]) -> PreTrainedTokenizerFast:

@@ -5,10 +5,15 @@ The analyses over DataFrames: `inflation_table` (cost relative to a reference mo
 `item_costs`) and `wrong_right_table` (cost of wrong vs correct samples, from `item_contrasts`).
 """
 
-from experiments.behaviour.inflation import inflation_table
-from experiments.behaviour.scoring import BehaviourOptions, BehaviourResult, parse_pair, score
-from experiments.behaviour.selection import item_costs
-from experiments.behaviour.wrong_right import item_contrasts, wrong_right_table
+from mimicry.experiments.behaviour.inflation import inflation_table
+from mimicry.experiments.behaviour.scoring import (
+    BehaviourOptions,
+    BehaviourResult,
+    parse_pair,
+    score,
+)
+from mimicry.experiments.behaviour.selection import item_costs
+from mimicry.experiments.behaviour.wrong_right import item_contrasts, wrong_right_table
 
 __all__ = [
     "BehaviourOptions",

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 from jaxtyping import Float
 
-from experiments.behaviour import stats
+from mimicry.experiments.behaviour import stats
 
 
 @dataclass

@@ -13,8 +13,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from experiments.behaviour import stats
-from experiments.behaviour.alignment import TaskCorrelation
+from mimicry.experiments.behaviour import stats
+from mimicry.experiments.behaviour.alignment import TaskCorrelation
 
 
 @dataclass

@@ -31,10 +31,10 @@ import numpy as np
 import pandas as pd
 from jaxtyping import Float
 
-from data.exclusions import Exclusions
-from experiments.behaviour import stats
-from experiments.behaviour.alignment import Resampling
-from experiments.behaviour.selection import NO_NORM, combined_norm
+from mimicry.data.exclusions import Exclusions
+from mimicry.experiments.behaviour import stats
+from mimicry.experiments.behaviour.alignment import Resampling
+from mimicry.experiments.behaviour.selection import NO_NORM, combined_norm
 
 STAGE = "inflation"
 SLOPE_STAGE = "inflation.slope"

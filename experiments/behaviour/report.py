@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from data.exclusions import Exclusions
+from mimicry.data.exclusions import Exclusions
 
 FIGURE_DIR = "figures"
 DIFFICULTY_LABELS = {"rt": "human RT (ms)", "error": "human error rate"}

@@ -16,14 +16,14 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from data.errors import InputError
-from data.exclusions import Exclusions
-from data.fileio import atomic_dir, hash_inputs, write_json, write_stamp
-from data.traces import read_traces
-from experiments.behaviour.alignment import Resampling, TaskCorrelation, correlate_task
-from experiments.behaviour.inflation import INFLATION_COLUMNS, inflation_table
-from experiments.behaviour.report import write_report
-from experiments.behaviour.selection import (
+from mimicry.data.errors import InputError
+from mimicry.data.exclusions import Exclusions
+from mimicry.data.fileio import atomic_dir, hash_inputs, write_json, write_stamp
+from mimicry.data.traces import read_traces
+from mimicry.experiments.behaviour.alignment import Resampling, TaskCorrelation, correlate_task
+from mimicry.experiments.behaviour.inflation import INFLATION_COLUMNS, inflation_table
+from mimicry.experiments.behaviour.report import write_report
+from mimicry.experiments.behaviour.selection import (
     CORRECT_ONLY,
     DIFFICULTY_KINDS,
     MAIN,
@@ -33,13 +33,13 @@ from experiments.behaviour.selection import (
     item_costs,
     select,
 )
-from experiments.behaviour.tables import (
+from mimicry.experiments.behaviour.tables import (
     TRANSFER_COLUMNS,
     alignment_table,
     summary_table,
 )
-from experiments.behaviour.transfer import transfer_rows
-from experiments.behaviour.wrong_right import (
+from mimicry.experiments.behaviour.transfer import transfer_rows
+from mimicry.experiments.behaviour.wrong_right import (
     WRONG_RIGHT_COLUMNS,
     item_contrasts,
     wrong_right_table,
@@ -141,7 +141,7 @@ def _check_pair(student: str, base: str, models: Sequence[str]) -> None:
 
 def tokenizer_counter(path: str | Path, *, trust_remote_code: bool = False):
     """A batched token counter from a tokenizer folder (no special tokens added)."""
-    from probes.loading import load_tokenizer
+    from mimicry.probes.loading import load_tokenizer
 
     tokenizer = load_tokenizer(path, trust_remote_code=trust_remote_code)
 
@@ -179,7 +179,7 @@ def score(
     Writes alignment.csv, summary.csv, transfer.csv, inflation.csv, wrong_right.csv,
     exclusions.csv, settings.json and report.md (+ figures) into `out_dir`.
     """
-    from data.items import read_items
+    from mimicry.data.items import read_items
 
     options = BehaviourOptions(**{**asdict(options or BehaviourOptions()), **option_overrides})
     options.validate()

@@ -16,9 +16,9 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from data.exclusions import Exclusions
-from experiments.behaviour.outliers import cooks_outliers
-from experiments.behaviour.stats import is_constant
+from mimicry.data.exclusions import Exclusions
+from mimicry.experiments.behaviour.outliers import cooks_outliers
+from mimicry.experiments.behaviour.stats import is_constant
 
 MAIN, CORRECT_ONLY = "behaviour", "behaviour.correct_only"
 DIFFICULTY_KINDS = ("auto", "rt", "error")

@@ -6,9 +6,9 @@ from collections.abc import Mapping
 
 import pandas as pd
 
-from experiments.behaviour.alignment import TaskCorrelation
-from experiments.behaviour.combine import pooled_r, r_bar
-from experiments.behaviour.selection import (
+from mimicry.experiments.behaviour.alignment import TaskCorrelation
+from mimicry.experiments.behaviour.combine import pooled_r, r_bar
+from mimicry.experiments.behaviour.selection import (
     CORRECT_ONLY,
     MAIN,
     NO_NORM,

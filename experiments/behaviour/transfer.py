@@ -13,10 +13,10 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
-from data.exclusions import Exclusions
-from experiments.behaviour import stats
-from experiments.behaviour.alignment import Resampling, TaskCorrelation, correlate_task
-from experiments.behaviour.selection import OK, Selection, combined_norm
+from mimicry.data.exclusions import Exclusions
+from mimicry.experiments.behaviour import stats
+from mimicry.experiments.behaviour.alignment import Resampling, TaskCorrelation, correlate_task
+from mimicry.experiments.behaviour.selection import OK, Selection, combined_norm
 
 STAGE = "transfer"
 ALL_TASKS = "ALL"

@@ -76,7 +76,16 @@ def behaviour(
     """Correlate each model's reasoning cost with human item difficulty (r, rho, CI, p)."""
     from rich.console import Console
 
-    from experiments.behaviour import BehaviourOptions, score
+    from mimicry.data.fileio import check_out_dir
+    from mimicry.experiments.behaviour import BehaviourOptions, score
+    from mimicry.experiments.commands.checks import existing_file, positive, tokenizer_source
+
+    positive(n_boot, "n_boot")
+    positive(n_perm, "n_perm")
+    positive(min_items, "min_items")
+    existing_file(items, "items")
+    tokenizer_source(tokenizer)
+    check_out_dir(out)
 
     console = Console(stderr=True)
     options = BehaviourOptions(

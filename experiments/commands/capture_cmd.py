@@ -96,42 +96,55 @@ def capture_command(
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
-    from probes.capture import capture
+    from mimicry.data.lock import run_lock
+    from mimicry.experiments.commands.checks import existing_file, model_source, positive
 
-    console = Console(stderr=True)
-    with Progress(
-        TextColumn("capture"), BarColumn(), MofNCompleteColumn(), console=console, transient=True
-    ) as progress:
-        task = progress.add_task("capture", total=None)
-        result = capture(
-            model,
-            items,
-            out,
-            name,
-            traces=traces or None,
-            trace_model=trace_model,
-            positions=positions,
-            backend=backend,
-            batch_size=batch_size,
-            dtype=dtype,
-            device=device,
-            trust_remote_code=trust_remote_code,
-            revision=revision,
-            shard_size=shard_size,
-            entropy=entropy,
-            entropy_method=entropy_method,
-            template=template,
-            think_tags=(think_open, think_close),
-            max_tokens=max_tokens,
-            remote=remote,
-            on_batch=lambda n: progress.advance(task, n),
+    positive(shard_size, "shard_size")
+    positive(batch_size, "batch_size", allow_zero=True)
+    positive(max_tokens, "max_tokens")
+    existing_file(items, "items")
+    model_source(model, field="model", device=device)
+    from mimicry.probes.capture import capture
+
+    with run_lock(out):
+        console = Console(stderr=True)
+        with Progress(
+            TextColumn("capture"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            console=console,
+            transient=True,
+        ) as progress:
+            task = progress.add_task("capture", total=None)
+            result = capture(
+                model,
+                items,
+                out,
+                name,
+                traces=traces or None,
+                trace_model=trace_model,
+                positions=positions,
+                backend=backend,
+                batch_size=batch_size,
+                dtype=dtype,
+                device=device,
+                trust_remote_code=trust_remote_code,
+                revision=revision,
+                shard_size=shard_size,
+                entropy=entropy,
+                entropy_method=entropy_method,
+                template=template,
+                think_tags=(think_open, think_close),
+                max_tokens=max_tokens,
+                remote=remote,
+                on_batch=lambda n: progress.advance(task, n),
+            )
+        state = "up to date, skipped" if result.skipped else "written"
+        console.print(
+            f"{result.n_items} items {state}: {result.activations}"
+            + (f", {result.entropy}" if result.entropy else "")
+            + f"; {result.exclusions.total()} excluded"
         )
-    state = "up to date, skipped" if result.skipped else "written"
-    console.print(
-        f"{result.n_items} items {state}: {result.activations}"
-        + (f", {result.entropy}" if result.entropy else "")
-        + f"; {result.exclusions.total()} excluded"
-    )
 
 
 def register(app: typer.Typer) -> None:

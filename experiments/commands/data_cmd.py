@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from data.errors import InputError
+from mimicry.data.errors import InputError
 
 data_app = typer.Typer(
     help="Built-in human-normed tasks, generated items and item-table validation.",
@@ -27,8 +27,8 @@ def list_command() -> None:
     from rich.console import Console
     from rich.table import Table
 
-    from data.families import FAMILIES
-    from data.tasks import list_tasks, task_exclusions
+    from mimicry.data.families import FAMILIES
+    from mimicry.data.tasks import list_tasks, task_exclusions
 
     table = Table(title="Built-in tasks (human norms)")
     for column in ("task", "family", "items", "norm"):
@@ -54,7 +54,7 @@ def list_command() -> None:
 
 def _parse_gen(spec: str) -> tuple[str, int, dict]:
     parts = spec.split(":")
-    if len(parts) not in (3, 4) or not parts[2].isdigit():
+    if len(parts) not in (3, 4) or not parts[2].isdigit() or int(parts[2]) == 0:
         raise InputError(
             f"bad generated set {spec!r}: use gen:FAMILY:N or gen:FAMILY:N:MIN-MAX", field="tasks"
         )
@@ -75,10 +75,10 @@ def build_table(tasks: list[str], seed: int):
     """
     import pandas as pd
 
-    from data.exclusions import Exclusions
-    from data.generators import generate_items
-    from data.items import SUFFIXES, ordered_columns, read_items, validate_items
-    from data.tasks import TASKS, load_task, task_exclusions
+    from mimicry.data.exclusions import Exclusions
+    from mimicry.data.generators import generate_items
+    from mimicry.data.items import SUFFIXES, ordered_columns, read_items, validate_items
+    from mimicry.data.tasks import TASKS, load_task, task_exclusions
 
     names: list[str] = []
     for task in tasks:
@@ -112,8 +112,17 @@ def export_command(
     ] = None,
 ) -> None:
     """Write built-in tasks and/or generated items as one item table."""
-    from data.items import SUFFIXES, write_items
+    from mimicry.data.fileio import check_out_file
+    from mimicry.data.items import SUFFIXES, write_items
 
+    check_out_file(out, field="out")
+    for task in tasks:
+        if Path(task).is_file() and Path(task).resolve() == out.resolve():
+            raise InputError(
+                "is also an input table; refusing to replace it", file=out, field="out"
+            )
+    if exclusions is not None:
+        check_out_file(exclusions, field="exclusions")
     if out.suffix.lower() not in SUFFIXES:
         raise InputError(f"unknown item table suffix {out.suffix!r}: use .csv or .jsonl", file=out)
     table, ledger = build_table(tasks, seed)
@@ -135,7 +144,7 @@ def validate_command(
     from rich.console import Console
     from rich.table import Table
 
-    from data.items import read_items
+    from mimicry.data.items import read_items
 
     items = read_items(file)
     table = Table(title=f"{file}: {len(items)} items, valid")

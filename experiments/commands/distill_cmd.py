@@ -53,9 +53,24 @@ def generate(
     ] = False,
 ) -> None:
     """Generate reasoning traces for every item; resumable; unparsed generations kept and counted."""
+    from mimicry.data.fileio import check_out_file
+    from mimicry.experiments.commands.checks import (
+        existing_file,
+        is_trace_file,
+        model_source,
+        positive,
+    )
+
+    positive(samples, "samples")
+    positive(max_new_tokens, "max_new_tokens")
+    positive(batch_size, "batch_size")
+    positive(temperature, "temperature", allow_zero=True)
+    existing_file(items, "items")
+    model_source(model, field="model", device=None if device == "auto" else device)
+    check_out_file(out, own=is_trace_file)
     from rich.progress import Progress
 
-    from distill.generate import generate as run_generation
+    from mimicry.distill.generate import generate as run_generation
 
     with Progress(transient=True) as progress:
         task = progress.add_task("generate", total=None)
@@ -119,7 +134,14 @@ def ablate(
     ] = None,
 ) -> None:
     """Build SFT sets that differ in one factor (format vs content vs length) and check them."""
-    from distill.ablate import build_sets
+    from mimicry.data.fileio import check_out_dir
+    from mimicry.experiments.commands.checks import existing_file, positive, tokenizer_source
+
+    positive(target_length, "target_length")
+    existing_file(items, "items")
+    tokenizer_source(tokenizer)
+    check_out_dir(out)
+    from mimicry.distill.ablate import build_sets
 
     summary = build_sets(
         traces,
@@ -183,7 +205,23 @@ def distill(
     ] = False,
 ) -> None:
     """Distil a student by SFT on one ablation set (completion-only loss); resumes if killed."""
-    from distill.sft import train_student
+    from mimicry.data.errors import InputError
+    from mimicry.data.fileio import check_out_dir
+    from mimicry.experiments.commands.checks import positive
+
+    positive(lora_r, "lora_r")
+    positive(lora_alpha, "lora_alpha")
+    positive(epochs, "epochs")
+    positive(lr, "lr")
+    positive(batch_size, "batch_size")
+    positive(grad_accum, "grad_accum")
+    positive(max_length, "max_length")
+    positive(save_steps, "save_steps")
+    if max_steps == 0 or max_steps < -1:
+        raise InputError(f"must be > 0 (or -1: use epochs), got {max_steps}", field="max_steps")
+    if not (out / ".checkpoints").is_dir():  # a killed run's folder resumes
+        check_out_dir(out)
+    from mimicry.distill.sft import train_student
 
     summary = train_student(
         student,
@@ -225,7 +263,14 @@ def lexicon(
     seed: Annotated[int, typer.Option("--seed", help="Bootstrap seed.")] = 0,
 ) -> None:
     """Anthropomorphic tokens, hedges, connectives, fillers per 1,000 reasoning tokens by difficulty."""
-    from distill.lexicon import lexicon_report
+    from mimicry.data.fileio import check_out_dir
+    from mimicry.experiments.commands.checks import existing_file, positive, tokenizer_source
+
+    positive(bins, "bins")
+    existing_file(items, "items")
+    tokenizer_source(tokenizer)
+    check_out_dir(out)
+    from mimicry.distill.lexicon import lexicon_report
 
     summary = lexicon_report(traces, items, out, tokenizer=tokenizer, n_bins=bins, seed=seed)
     print(f"{out}: {summary.n_traces} traces counted (lexicon.csv, lexicon_trend.csv, figures/)")

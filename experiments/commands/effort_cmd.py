@@ -10,7 +10,7 @@ from typing import Annotated
 
 import typer
 
-from data.errors import InputError
+from mimicry.data.errors import InputError
 
 RANDOM_INIT_SUFFIX = "__random_init"
 
@@ -40,7 +40,7 @@ def read_run_items(run: Path):
     """RUN/items.csv; without a `group` column every item is its own CV group."""
     import pandas as pd
 
-    from probes.probing.run_reader import read_item_table
+    from mimicry.probes.probing.run_reader import read_item_table
 
     path = run / "items.csv"
     items = read_item_table(path)
@@ -121,11 +121,11 @@ def effort(
     trust_remote_code: bool = typer.Option(False, help="Allow custom model code."),
 ) -> None:
     """Probe the residual stream along each trace for the work left, teacher vs base vs students."""
-    from data.fileio import model_fingerprint
-    from probes.capture.along import DEFAULT_FRACTIONS, AlongOptions
-    from probes.loading import load_causal_lm, load_tokenizer
-    from probes.probing.effort import EFFORT_TARGETS, EffortConfig
-    from probes.probing.effort_study import combine, effort_model, write_effort
+    from mimicry.data.fileio import model_fingerprint
+    from mimicry.probes.capture.along import DEFAULT_FRACTIONS, AlongOptions
+    from mimicry.probes.loading import load_causal_lm, load_tokenizer
+    from mimicry.probes.probing.effort import EFFORT_TARGETS, EffortConfig
+    from mimicry.probes.probing.effort_study import combine, effort_model, write_effort
 
     items = read_run_items(run)
     traces = read_run_trace_frames(run, set(items["item_id"].astype(str)))

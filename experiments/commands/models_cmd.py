@@ -30,8 +30,8 @@ def models(
     from rich.console import Console
     from rich.table import Table
 
-    from data.errors import InputError
-    from experiments.registry import load_registry
+    from mimicry.data.errors import InputError
+    from mimicry.experiments.registry import load_registry
 
     reg = load_registry(registry)
     names = list(reg.models)
@@ -95,7 +95,7 @@ def import_gguf_command(
 ) -> None:
     """Write a plain Hugging Face folder (float32 safetensors, tokenizer, chat template) from a
     GGUF file, after checking that it gives the GGUF model's own logits."""
-    from probes.gguf_import import check_gguf_file, check_out_dir, import_gguf
+    from mimicry.probes.gguf_import import check_gguf_file, check_out_dir, import_gguf
 
     check_gguf_file(file)
     check_out_dir(out)  # both before the slow imports, so bad input fails at once

@@ -45,15 +45,15 @@ def train(
     rereading habit)."""
     from rich.console import Console
 
-    from distill.organism.recipe import FULL, QUICK
-    from distill.organism.train import train_organism
+    from mimicry.distill.organism.recipe import FULL, QUICK
+    from mimicry.distill.organism.train import train_organism
 
     console = Console(stderr=True)
     command = f"mimicry organism train --out {out} --seed {seed}" + (" --quick" if quick else "")
     if init_from is not None:
         command += f" --init-from {init_from}"
     if init_from is not None and not (init_from / "config.json").is_file():
-        from data.errors import InputError
+        from mimicry.data.errors import InputError
 
         raise InputError("not a model folder (no config.json)", file=str(init_from))
     with console.status("training the organism") as status:
@@ -102,13 +102,18 @@ def evaluate(
     """Accuracy and r(reasoning length, required work) on fresh generated and human items."""
     import pandas as pd
 
-    from data.errors import InputError
-    from data.generators import families, generate_items
-    from distill.organism.evaluate import evaluate_model
-    from distill.organism.train import human_items, training_prompts
+    from mimicry.data.generators import families, generate_items
+    from mimicry.distill.organism.evaluate import evaluate_model
+    from mimicry.distill.organism.train import human_items, training_prompts
+    from mimicry.experiments.commands.checks import positive
+    from mimicry.probes.loading import check_model_source
 
-    if not (model_dir / "config.json").is_file():
-        raise InputError("not a model folder (no config.json)", file=str(model_dir))
+    positive(n, "n")
+    check_model_source(model_dir, field="model_dir")
+    if out is not None:
+        from mimicry.data.fileio import check_out_file
+
+        check_out_file(out)
     heldout = pd.concat([generate_items(f, n, seed) for f in families()], ignore_index=True)
     seen = training_prompts(model_dir.parent / "metrics.json")
     if seen:
@@ -134,7 +139,7 @@ def evaluate(
     ]
     typer.echo(summary[columns].to_string(index=False, float_format=lambda v: f"{v:.3f}"))
     if out is not None:
-        from data.fileio import atomic_file
+        from mimicry.data.fileio import atomic_file
 
         with atomic_file(out) as tmp:
             summary.to_csv(tmp, index=False)

@@ -13,7 +13,7 @@ QUICK_CONFIG = CONFIG_DIR / "organism-smoke.yaml"
 
 
 def _print_config_help() -> None:
-    from experiments.config import config_help
+    from mimicry.experiments.config import config_help
 
     print("Run config options (YAML; dotted names are nested sections):")
     for line in config_help():
@@ -46,11 +46,15 @@ def run_command(
         return
     if config is None:
         raise typer.BadParameter("a config file is required (or --help-config)")
-    from experiments.config import load_config
-    from experiments.pipeline import run_pipeline
+    from mimicry.experiments.config import load_config
+    from mimicry.experiments.pipeline import run_pipeline
 
     loaded = load_config(config)
     run_dir = out or Path("runs") / loaded.name
+    if out is not None and out.exists() and not out.is_dir():
+        from mimicry.data.errors import InputError
+
+        raise InputError("exists and is not a folder; expected a run folder", file=out, field="out")
     run_pipeline(loaded, run_dir, force=force, only=only)
     _say_where(run_dir)
 
@@ -76,16 +80,27 @@ def demo_command(
     force: Annotated[bool, typer.Option("--force", help="Re-run every stage.")] = False,
 ) -> None:
     """Run the whole study on the built-in model organism (CPU, minutes) and write the report."""
-    from experiments.config import load_config
-    from experiments.pipeline import run_pipeline
+    from mimicry.data.fileio import RUN_MARKER
+    from mimicry.data.lock import run_lock
+    from mimicry.experiments.config import load_config
+    from mimicry.experiments.pipeline import run_pipeline
+    from mimicry.experiments.pipeline.runner import check_run_dir
 
     config = load_config(QUICK_CONFIG if quick else DEMO_CONFIG)
+    check_run_dir(out)
+    with run_lock(out):
+        (out / RUN_MARKER).touch()
+        if _demo(config, out, retrain_organism, quick, force, run_pipeline):
+            _say_where(out)
+
+
+def _demo(config, out, retrain_organism, quick, force, run_pipeline) -> bool:
     extra = {}
     if retrain_organism:
         from rich.console import Console
 
-        from distill.organism.recipe import FULL, QUICK
-        from distill.organism.train import train_organism
+        from mimicry.distill.organism.recipe import FULL, QUICK
+        from mimicry.distill.organism.train import train_organism
 
         console = Console(stderr=True)
         organism_dir = out / "organism"
@@ -104,19 +119,64 @@ def demo_command(
                 "training code (its models are too small to reason), so the study is not run on it; "
                 "use --retrain-organism without --quick for a usable organism."
             )
-            return
+            return False
     run_pipeline(config, out, force=force, extra=extra)
-    _say_where(out)
+    return True
 
 
 def report_command(
     run: Annotated[Path, typer.Argument(help="Run directory.")],
 ) -> None:
     """(Re)write RUN/report/index.html and report.md from the run directory's tables."""
-    from experiments.report import build_report
+    from mimicry.data.lock import run_lock
+    from mimicry.experiments.report import build_report
 
-    index = build_report(run)
+    _check_report_inputs(run)
+    with run_lock(run):
+        index = build_report(run)
     print(f"report: {index}")
+
+
+def _check_report_inputs(run: Path) -> None:
+    """One line for a run folder the report cannot read: missing, a broken RUN/config.yaml,
+    a table that is not UTF-8 or not CSV."""
+    import pandas as pd
+    import yaml
+
+    from mimicry.data.errors import InputError
+
+    if not run.is_dir():
+        raise InputError("no such run folder", file=run, field="run")
+    config = run / "config.yaml"
+    if config.is_file():
+        data = config.read_bytes()
+        try:
+            parsed = yaml.safe_load(data.decode("utf-8"))
+        except UnicodeDecodeError as error:
+            line = data[: error.start].count(b"\n") + 1
+            raise InputError("not UTF-8 text", file=config, row=line) from None
+        except yaml.YAMLError as error:
+            mark = getattr(error, "problem_mark", None)
+            row = None if mark is None else mark.line + 1
+            raise InputError("invalid YAML", file=config, row=row) from None
+        if not isinstance(parsed, dict):
+            raise InputError("not a YAML mapping of sections", file=config)
+    for table in sorted(run.rglob("*.csv")):
+        if any(part.startswith(".") for part in table.relative_to(run).parts):
+            continue
+        data = table.read_bytes()
+        try:
+            data.decode("utf-8")
+        except UnicodeDecodeError as error:
+            line = data[: error.start].count(b"\n") + 1
+            raise InputError("not UTF-8 text", file=table, row=line) from None
+        if not data.strip():
+            continue
+        try:
+            pd.read_csv(table, nrows=100_000)
+        except (pd.errors.ParserError, ValueError) as error:
+            first = " ".join(str(error).split())[:160]
+            raise InputError(f"not a readable CSV table: {first}", file=table) from None
 
 
 def config_help_command() -> None:
@@ -125,6 +185,10 @@ def config_help_command() -> None:
 
 
 def _say_where(run_dir: Path) -> None:
+    from mimicry.experiments.report.gate_sections import headline
+
+    for line in headline(run_dir):
+        print(line)
     print(f"report: {run_dir / 'report' / 'index.html'}")
 
 

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from data.errors import InputError
+from mimicry.data.errors import InputError
 
 
 def _split(text: str | None) -> list[str] | None:
@@ -21,7 +21,9 @@ def _floats(text: str | None, field: str) -> tuple[float, ...] | None:
         values = tuple(float(v) for v in text.split(",") if v.strip())
     except ValueError as error:
         raise InputError(f"not a comma-separated list of numbers: {text!r}", field=field) from error
-    if not values or any(v <= 0 for v in values):
+    import math
+
+    if not values or any(not math.isfinite(v) or v <= 0 for v in values):
         raise InputError(f"need positive values, got {text!r}", field=field)
     return values
 
@@ -63,8 +65,24 @@ def probe(
     """Probe every layer for human difficulty and the model's own effort, with baselines and p."""
     from rich.console import Console
 
-    from probes.probing import ProbeConfig, run_probes
-    from probes.probing.probe import DEFAULT_ALPHAS, DEFAULT_CS
+    from mimicry.data.lock import run_lock
+    from mimicry.experiments.commands.checks import positive
+    from mimicry.probes.probing import ProbeConfig, run_probes
+    from mimicry.probes.probing.probe import DEFAULT_ALPHAS, DEFAULT_CS
+
+    counts = {
+        "folds": folds,
+        "n_boot": n_boot,
+        "n_perm": n_perm,
+        "n_perm_logistic": n_perm_logistic,
+        "n_control": n_control,
+    }
+    for field, value in counts.items():
+        positive(value, field)
+    if folds < 2:
+        raise InputError(f"need at least 2 folds, got {folds}", field="folds")
+    if not run.is_dir():
+        raise InputError("no such run folder", file=run, field="run")
 
     if random_init_baseline not in (None, "auto"):
         raise InputError(
@@ -83,7 +101,7 @@ def probe(
         cs=_floats(cs, "cs") or DEFAULT_CS,
     )
     console = Console(stderr=True)
-    with console.status("probing") as status:
+    with run_lock(run), console.status("probing") as status:
         out = run_probes(
             run,
             items_path=items,
@@ -127,25 +145,44 @@ def steer(
     ),
 ) -> None:
     """Add alpha x the difficulty direction at one layer and measure reasoning length and accuracy."""
-    from probes.steer import steer_run
-
-    alphas = [float(a) for a in alpha.split(",") if a.strip()]
-    path = steer_run(
-        model,
-        run,
-        layer=layer,
-        alphas=alphas,
-        items_path=items,
-        out_path=out,
-        name=name,
-        position=position,
-        max_new_tokens=max_new_tokens,
-        limit=limit,
-        n_boot=n_boot,
-        seed=seed,
-        trust_remote_code=trust_remote_code,
-        remote=remote,
+    from mimicry.data.fileio import check_out_file
+    from mimicry.data.lock import run_lock
+    from mimicry.experiments.commands.checks import (
+        finite_list,
+        is_steer_table,
+        model_source,
+        positive,
     )
+
+    alphas = finite_list(alpha, "alpha")
+    positive(limit, "limit")
+    positive(n_boot, "n_boot")
+    positive(max_new_tokens, "max_new_tokens")
+    positive(layer, "layer")
+    if not run.is_dir():
+        raise InputError("no such run folder", file=run, field="run")
+    if out is not None:
+        check_out_file(out, own=is_steer_table)
+    model_source(model, field="model")
+    from mimicry.probes.steer import steer_run
+
+    with run_lock(run):
+        path = steer_run(
+            model,
+            run,
+            layer=layer,
+            alphas=alphas,
+            items_path=items,
+            out_path=out,
+            name=name,
+            position=position,
+            max_new_tokens=max_new_tokens,
+            limit=limit,
+            n_boot=n_boot,
+            seed=seed,
+            trust_remote_code=trust_remote_code,
+            remote=remote,
+        )
     print(f"wrote {path}")
 
 

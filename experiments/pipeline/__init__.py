@@ -2,6 +2,6 @@
 data -> generate -> ablate -> distill -> generate_students -> behaviour -> capture -> probe ->
 compare -> steer -> report, skipping units whose inputs are unchanged."""
 
-from experiments.pipeline.runner import RunContext, Unit, UnitResult, run_pipeline
+from mimicry.experiments.pipeline.runner import RunContext, Unit, UnitResult, run_pipeline
 
 __all__ = ["RunContext", "Unit", "UnitResult", "run_pipeline"]

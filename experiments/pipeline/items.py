@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from data.errors import InputError
-from data.exclusions import Exclusions
-from experiments.config import RunConfig
+from mimicry.data.errors import InputError
+from mimicry.data.exclusions import Exclusions
+from mimicry.experiments.config import RunConfig
 
 STAGE = "data"
 
@@ -45,12 +45,12 @@ def _subsample(
 
 def evaluated_items(config: RunConfig, ledger: Exclusions) -> pd.DataFrame:
     """Built-in tasks + the user table + generated 'eval' sets, subsampled per task."""
-    from data.generators import generate_items
-    from data.items import read_items
+    from mimicry.data.generators import generate_items
+    from mimicry.data.items import read_items
 
     frames = []
     for name in config.tasks.builtin:
-        from data.tasks import load_task
+        from mimicry.data.tasks import load_task
 
         frames.append(load_task(name))
     if config.tasks.items_file is not None:
@@ -90,7 +90,7 @@ def common_surface_features(items: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataF
 
 def train_items(config: RunConfig) -> pd.DataFrame | None:
     """Generated 'train' sets (distillation prompts), or None when the config has none."""
-    from data.generators import generate_items
+    from mimicry.data.generators import generate_items
 
     frames = []
     for spec in config.tasks.generated:
@@ -104,7 +104,7 @@ def train_items(config: RunConfig) -> pd.DataFrame | None:
 
 def build_item_tables(config: RunConfig, run_dir: Path, *, step: Callable[[], None]) -> None:
     """Write RUN/items.csv, RUN/train_items.csv (when generated train sets exist) and exclusions."""
-    from data.items import write_items
+    from mimicry.data.items import write_items
 
     ledger = Exclusions()
     items, dropped = common_surface_features(evaluated_items(config, ledger))

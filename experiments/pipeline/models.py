@@ -13,9 +13,9 @@ import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from data.errors import InputError
-from data.fileio import write_json
-from experiments.config import ModelSpec, RunConfig
+from mimicry.data.errors import InputError
+from mimicry.data.fileio import write_json
+from mimicry.experiments.config import ModelSpec, RunConfig
 
 ORGANISM_PREFIX = "organism:"
 ORGANISM_ENV = "MIMICRY_ORGANISM_DIR"
@@ -62,7 +62,7 @@ def prompt_options(spec: ModelSpec) -> PromptOptions:
     """
     if spec.registry is None:
         return PromptOptions()
-    from experiments.registry import load_registry
+    from mimicry.experiments.registry import load_registry
 
     convention = load_registry().convention_of(spec.registry)
     tags = {"open_tag": convention.think_open, "close_tag": convention.think_close}
@@ -85,7 +85,7 @@ def resolve_source(spec: ModelSpec, organism_dir: Path | None = None) -> str | P
     `MIMICRY_ORGANISM_DIR` environment variable, the weights shipped in `distill/organism/weights`.
     """
     if spec.source.startswith(ORGANISM_PREFIX):
-        from distill.organism import WEIGHTS_DIR
+        from mimicry.distill.organism import WEIGHTS_DIR
 
         which = spec.source[len(ORGANISM_PREFIX) :]
         env = os.environ.get(ORGANISM_ENV)
@@ -133,7 +133,7 @@ def make_random_init(source: str | Path, out: Path, *, seed: int, trust_remote_c
     import torch
     from transformers import AutoConfig, AutoModelForCausalLM
 
-    from probes.loading import load_tokenizer
+    from mimicry.probes.loading import load_tokenizer
 
     config = AutoConfig.from_pretrained(str(source), trust_remote_code=trust_remote_code)
     torch.manual_seed(seed)

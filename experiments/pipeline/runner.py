@@ -26,9 +26,17 @@ from typing import Any
 
 from rich.console import Console
 
-from data.errors import InputError
-from data.fileio import atomic_file, hash_inputs, is_fresh, write_stamp
-from experiments.config import STAGE_NAMES, RunConfig, dump_config
+from mimicry.data.errors import InputError
+from mimicry.data.fileio import (
+    RUN_MARKER,
+    atomic_file,
+    check_out_dir,
+    hash_inputs,
+    is_fresh,
+    write_stamp,
+)
+from mimicry.data.lock import run_lock
+from mimicry.experiments.config import STAGE_NAMES, RunConfig, dump_config
 
 FAIL_ENV = "MIMICRY_FAIL_AFTER"
 STAMPS_DIR = ".stamps"
@@ -85,21 +93,54 @@ def run_pipeline(
     extra: dict[str, Any] | None = None,
 ) -> list[UnitResult]:
     """Run the configured stages in pipeline order into `run_dir`; return what ran and what was skipped."""
-    from experiments.pipeline.stages import STAGE_BUILDERS
+    from mimicry.experiments.pipeline.stages import STAGE_BUILDERS
 
     builders = STAGE_BUILDERS if builders is None else builders
     console = console or Console(stderr=True)
     run_dir = Path(run_dir)
-    run_dir.mkdir(parents=True, exist_ok=True)
-    with atomic_file(run_dir / "config.yaml") as tmp:
-        tmp.write_text(dump_config(config))
     for name in only or ():
         if name not in STAGE_NAMES:
-            raise InputError(f"unknown stage {name!r}; choose from {', '.join(STAGE_NAMES)}")
+            raise InputError(
+                f"unknown stage {name!r}; choose from {', '.join(STAGE_NAMES)}", field="only"
+            )
+    check_run_dir(run_dir)
+    fresh = not run_dir.exists()
+    results: list[UnitResult] = []
+    with run_lock(run_dir):
+        try:
+            _run_locked(config, run_dir, builders, force, only, console, extra, results)
+        except InputError:
+            if fresh and not any(r.status == "ran" for r in results):
+                # A refused start leaves nothing behind: this call created the folder and
+                # nothing in it is finished work.
+                _remove_all_but_lock(run_dir)
+            raise
+    return results
+
+
+def _remove_all_but_lock(run_dir: Path) -> None:
+    from mimicry.data.lock import LOCK_NAME
+
+    for path in run_dir.iterdir():
+        if path.name != LOCK_NAME:
+            _remove(path)
+
+
+def check_run_dir(run_dir: Path) -> None:
+    """Refuse a run folder this suite did not create: a file, or a non-empty folder without the
+    run marker or stamps (the run would overwrite `config.yaml` and its outputs)."""
+    if (run_dir / STAMPS_DIR).is_dir() or (run_dir / RUN_MARKER).is_file():
+        return
+    check_out_dir(run_dir)
+
+
+def _run_locked(config, run_dir, builders, force, only, console, extra, results) -> None:
+    (run_dir / RUN_MARKER).touch()
+    with atomic_file(run_dir / "config.yaml") as tmp:
+        tmp.write_text(dump_config(config))
     wanted = [s for s in STAGE_NAMES if s in config.stages and (not only or s in only)]
     ctx = RunContext(run_dir=run_dir, config=config, console=console, extra=dict(extra or {}))
     fail = _parse_fail_env()
-    results: list[UnitResult] = []
     claimed: dict[Path, str] = {}
     started = time.perf_counter()
     console.rule(f"[bold]mimicry run[/] {config.name} -> {run_dir}")
@@ -119,7 +160,6 @@ def run_pipeline(
                     _kill_self(console, f"{FAIL_ENV}: killed after {done} unit(s) of {stage}")
             progress.advance(overall)
     console.rule(f"done in {time.perf_counter() - started:.1f} s")
-    return results
 
 
 @contextlib.contextmanager

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from data.errors import InputError
-from data.fileio import model_fingerprint
-from experiments.pipeline.models import (
+from mimicry.data.errors import InputError
+from mimicry.data.fileio import model_fingerprint
+from mimicry.experiments.pipeline.models import (
     RANDOM_INIT_SUFFIX,
     distilled_conditions,
     link_activations,
@@ -22,7 +22,7 @@ from experiments.pipeline.models import (
     student_name,
     write_roles,
 )
-from experiments.pipeline.runner import RunContext, Unit
+from mimicry.experiments.pipeline.runner import RunContext, Unit
 
 
 def _source(ctx: RunContext, role: str) -> str | Path:
@@ -76,7 +76,7 @@ def data_stage(ctx: RunContext) -> list[Unit]:
         inputs.append(Path(tasks.items_file))
 
     def run(step) -> None:
-        from experiments.pipeline.items import build_item_tables
+        from mimicry.experiments.pipeline.items import build_item_tables
 
         build_item_tables(ctx.config, ctx.run_dir, step=step)
 
@@ -94,7 +94,7 @@ def _generate_unit(ctx: RunContext, name: str, source, items: Path, out: Path) -
     prompting = prompt_options(spec).generate
 
     def run(step) -> None:
-        from distill.generate import generate
+        from mimicry.distill.generate import generate
 
         generate(
             source,
@@ -124,7 +124,7 @@ def _copy_traces_unit(ctx: RunContext, name: str, traces: Path, items: Path, out
     """Pre-generated traces stand in for generation: the lines of the run's items, renamed."""
 
     def run(step) -> None:
-        from experiments.pipeline.traces import copy_traces
+        from mimicry.experiments.pipeline.traces import copy_traces
 
         copy_traces(traces, items, out, name=name)
         step()
@@ -177,7 +177,7 @@ def ablate_stage(ctx: RunContext) -> list[Unit]:
     base = _source(ctx, "base")
 
     def run(step) -> None:
-        from distill.ablate import build_sets
+        from mimicry.distill.ablate import build_sets
 
         build_sets(traces, out, items=items, sets=conditions, seed=ctx.config.seed, tokenizer=base)
         step()
@@ -203,7 +203,7 @@ def distill_stage(ctx: RunContext) -> list[Unit]:
         out = ctx.run_dir / "students" / condition
 
         def run(step, data_dir=data_dir, out=out) -> None:
-            from distill.sft import train_student
+            from mimicry.distill.sft import train_student
 
             train_student(
                 base,
@@ -253,7 +253,7 @@ def _rl_unit(ctx: RunContext, condition: str, base, prompting: dict, after: list
     rl = options.rl
 
     def run(step) -> None:
-        from distill.rl import RLOptions, train_rl_student
+        from mimicry.distill.rl import RLOptions, train_rl_student
 
         train_rl_student(
             start,
@@ -318,7 +318,7 @@ def behaviour_stage(ctx: RunContext) -> list[Unit]:
     out = ctx.run_dir / "behaviour"
 
     def run(step) -> None:
-        from experiments.behaviour import score
+        from mimicry.experiments.behaviour import score
 
         with single_blas_thread():
             score(
@@ -365,7 +365,7 @@ def _capture_unit(ctx: RunContext, name: str, source, spec) -> Unit:
     reading = prompt_options(spec).capture
 
     def run(step) -> None:
-        from probes.capture import capture
+        from mimicry.probes.capture import capture
 
         capture(
             source,
@@ -471,7 +471,7 @@ def probe_stage(ctx: RunContext) -> list[Unit]:
     out = ctx.run_dir / "probes"
 
     def run(step) -> None:
-        from probes.probing import ProbeConfig, run_probes
+        from mimicry.probes.probing import ProbeConfig, run_probes
 
         with single_blas_thread():
             run_probes(
@@ -512,7 +512,7 @@ def effort_stage(ctx: RunContext) -> list[Unit]:
     out = ctx.run_dir / "effort"
 
     def run(step) -> None:
-        from experiments.commands.effort_cmd import effort
+        from mimicry.experiments.commands.effort_cmd import effort
 
         with single_blas_thread():
             effort(
@@ -612,7 +612,7 @@ def steer_stage(ctx: RunContext) -> list[Unit]:
     }
 
     def run(step) -> None:
-        from probes.steer import steer_run
+        from mimicry.probes.steer import steer_run
 
         steer_run(
             source,
@@ -672,7 +672,7 @@ def report_stage(ctx: RunContext) -> list[Unit]:
     ]
 
     def run(step) -> None:
-        from experiments.report import build_report
+        from mimicry.experiments.report import build_report
 
         with single_blas_thread():
             build_report(run_dir)

@@ -10,9 +10,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from data.errors import InputError
-from data.items import read_items
-from data.traces import read_traces, write_traces
+from mimicry.data.errors import InputError
+from mimicry.data.items import read_items
+from mimicry.data.traces import read_traces, write_traces
 
 
 def copy_traces(source: Path, items: Path, out: Path, *, name: str) -> int:

@@ -9,7 +9,7 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from data.errors import InputError
+from mimicry.data.errors import InputError
 
 RUNS = ("cpu", "gpu-1", "gpu-n", "remote")
 
@@ -93,7 +93,7 @@ class Registry(BaseModel):
 
 def default_registry_path() -> Path:
     """The registry shipped with the package."""
-    return Path(str(resources.files("experiments.registry") / "models.yaml"))
+    return Path(str(resources.files("mimicry.experiments.registry") / "models.yaml"))
 
 
 def load_registry(path: str | Path | None = None) -> Registry:

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from data.errors import InputError
+from mimicry.data.errors import InputError
 
 EXCLUSION_COLUMNS = ["source", "stage", "model", "task", "reason", "n", "example"]
 

@@ -7,9 +7,9 @@ from __future__ import annotations
 
 import pandas as pd
 
-from experiments.report.collect import RunTables
-from experiments.report.formatting import ci_column, num, p_value
-from experiments.report.sections import Section
+from mimicry.experiments.report.collect import RunTables
+from mimicry.experiments.report.formatting import ci_column, num, p_value
+from mimicry.experiments.report.sections import Section
 
 
 def inflation_section(tables: RunTables) -> Section:

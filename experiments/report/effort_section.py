@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from experiments.report import figures
-from experiments.report.formatting import num, with_ci
-from experiments.report.sections import Figure, Section, conditions_of, role_of
+from mimicry.experiments.report import figures
+from mimicry.experiments.report.formatting import num, with_ci
+from mimicry.experiments.report.sections import Figure, Section, conditions_of, role_of
 
 TARGET_TEXT = {
     "remaining": "reasoning tokens remaining until the think close",

@@ -14,8 +14,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from data.exclusions import Exclusions
-from experiments.report.stats import pearson_with_ci
+from mimicry.data.exclusions import Exclusions
+from mimicry.experiments.report.stats import pearson_with_ci
 
 ENTROPY_COLUMNS = (
     "model",

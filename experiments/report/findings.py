@@ -20,8 +20,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from experiments.report.formatting import p_value, with_ci
-from experiments.report.validity import Verdict
+from mimicry.experiments.report.formatting import p_value, with_ci
+from mimicry.experiments.report.validity import Verdict
 
 PROBE_TARGET = "human_rt"
 
@@ -134,7 +134,7 @@ def probe_difference(
 
 def entropy_items(path, layer: int, region: str, difficulty: pd.DataFrame) -> pd.DataFrame:
     """item_id -> within-task z of mean normalised entropy at one layer and region, and rt_z."""
-    from experiments.report.entropy import _zscore_within
+    from mimicry.experiments.report.entropy import _zscore_within
 
     frame = pd.read_csv(path, dtype={"item_id": str})
     part = frame[(frame["layer"] == layer) & (frame["region"] == region)]

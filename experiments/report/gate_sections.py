@@ -9,12 +9,12 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from experiments.report import findings as f
-from experiments.report.collect import RunTables
-from experiments.report.entropy import difficulty_table
-from experiments.report.formatting import num, with_ci
-from experiments.report.sections import Section, conditions_of
-from experiments.report.validity import RULE, Verdict, validity_table, verdicts
+from mimicry.experiments.report import findings as f
+from mimicry.experiments.report.collect import RunTables
+from mimicry.experiments.report.entropy import difficulty_table
+from mimicry.experiments.report.formatting import num, with_ci
+from mimicry.experiments.report.sections import Section, conditions_of
+from mimicry.experiments.report.validity import RULE, Verdict, validity_table, verdicts
 
 FAIL_MARK = " ✗"
 FIGURE_MARK = " †"  # the figures' fonts have no ✗
@@ -370,3 +370,23 @@ def _discrimination(tables, found, summary, teacher, students) -> str:
         f"and the length-matched student's {'is not' if silent else 'is still'} "
         f"(r̄ CI {'covers' if silent else 'excludes'} 0)."
     )
+
+
+def headline(run_dir) -> list[str]:
+    """A few numbers for the end of a run: per model, the verdict, accuracy and r-bar."""
+    from mimicry.experiments.report.collect import collect
+
+    tables = collect(run_dir)
+    table, found = gate(tables)
+    if table is None:
+        return []
+    summary = tables.summary.set_index("model") if tables.summary is not None else None
+    lines = []
+    for row in table[table["task"] == "all"].to_dict("records"):
+        model = str(row["model"])
+        text = f"  {model:40s} accuracy {row['accuracy']:.2f}"
+        if summary is not None and model in summary.index and summary.loc[model, "n_tasks"] > 0:
+            s = summary.loc[model]
+            text += f"  r̄ {with_ci(s['r_bar'], s['r_bar_ci_low'], s['r_bar_ci_high'])}"
+        lines.append(text + ("" if found[model].interpretable else "  ✗ not interpretable"))
+    return lines

@@ -12,13 +12,13 @@ from pathlib import Path
 import pandas as pd
 import yaml
 
-from data.exclusions import Exclusions
-from data.fileio import atomic_file
-from experiments.report import figures, gate_sections, sections
-from experiments.report.collect import collect
-from experiments.report.cost_sections import inflation_section, wrong_right_section
-from experiments.report.effort_section import effort_section
-from experiments.report.formatting import html_table, markdown_table
+from mimicry.data.exclusions import Exclusions
+from mimicry.data.fileio import atomic_file
+from mimicry.experiments.report import figures, gate_sections, sections
+from mimicry.experiments.report.collect import collect
+from mimicry.experiments.report.cost_sections import inflation_section, wrong_right_section
+from mimicry.experiments.report.effort_section import effort_section
+from mimicry.experiments.report.formatting import html_table, markdown_table
 
 CSS = """
 body{font-family:"Latin Modern Roman","Computer Modern","Times New Roman",Georgia,serif;
@@ -60,7 +60,7 @@ def _timings(run_dir: Path) -> pd.DataFrame | None:
         )
     if not rows:
         return None
-    from experiments.config import STAGE_NAMES
+    from mimicry.experiments.config import STAGE_NAMES
 
     frame = pd.DataFrame(rows)
     order = {name: i for i, name in enumerate(STAGE_NAMES)}
@@ -95,7 +95,7 @@ def mark_failed(section: sections.Section, found: dict) -> None:
 
 def build_report(run_dir: str | Path, *, versions: dict[str, str] | None = None) -> Path:
     """Render the report of `run_dir`; return the path of `index.html`."""
-    from experiments.cli import stack_versions
+    from mimicry.experiments.cli import stack_versions
 
     tables = collect(run_dir)
     run_dir = tables.run_dir

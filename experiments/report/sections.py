@@ -11,11 +11,11 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from data.exclusions import Exclusions
-from experiments.report import figures
-from experiments.report.collect import RunTables
-from experiments.report.entropy import entropy_vs_difficulty
-from experiments.report.formatting import ci_column, num, p_value, with_ci
+from mimicry.data.exclusions import Exclusions
+from mimicry.experiments.report import figures
+from mimicry.experiments.report.collect import RunTables
+from mimicry.experiments.report.entropy import entropy_vs_difficulty
+from mimicry.experiments.report.formatting import ci_column, num, p_value, with_ci
 
 
 @dataclass

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 from jaxtyping import Float
 
-from experiments.behaviour.stats import (
+from mimicry.experiments.behaviour.stats import (
     bootstrap_indices,
     centered_moments,
     correlation_from_moments,

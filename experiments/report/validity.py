@@ -51,7 +51,7 @@ def wilson_ci(successes: int, n: int, level: float = 0.95) -> tuple[float, float
 
 def chance_levels(items: pd.DataFrame) -> pd.Series:
     """Per task, the majority-answer rate of its gold answers (normalised like the scorer)."""
-    from data.reasoning import normalise_answer
+    from mimicry.data.reasoning import normalise_answer
 
     answers = items.assign(_gold=items["answer"].astype(str).map(normalise_answer))
     return answers.groupby("task")["_gold"].agg(

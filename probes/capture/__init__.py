@@ -3,6 +3,6 @@
 `capture(model, items, out_run, name, ...)` is the stage the pipeline and the CLI call.
 """
 
-from probes.capture.run import CaptureResult, capture
+from mimicry.probes.capture.run import CaptureResult, capture
 
 __all__ = ["CaptureResult", "capture"]

@@ -27,11 +27,11 @@ import torch
 from jaxtyping import Float, Int
 from torch import Tensor
 
-from data.errors import InputError
-from data.exclusions import Exclusions
-from data.fileio import hash_inputs, is_fresh
-from probes.architectures import Architecture, resolve_path, validate_architecture
-from probes.capture.along_inputs import (
+from mimicry.data.errors import InputError
+from mimicry.data.exclusions import Exclusions
+from mimicry.data.fileio import hash_inputs, is_fresh
+from mimicry.probes.architectures import Architecture, resolve_path, validate_architecture
+from mimicry.probes.capture.along_inputs import (
     DEFAULT_FRACTIONS,
     AlongItem,
     AlongOptions,
@@ -41,8 +41,8 @@ from probes.capture.along_inputs import (
     token_batches,
     trace_offsets,
 )
-from probes.capture.along_store import AlongActivations, AlongWriter
-from probes.capture.inputs import collate
+from mimicry.probes.capture.along_store import AlongActivations, AlongWriter
+from mimicry.probes.capture.inputs import collate
 
 __all__ = [
     "DEFAULT_FRACTIONS",

@@ -11,10 +11,10 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
-from data.errors import InputError
-from data.exclusions import Exclusions
-from probes.capture.along_store import STAGE
-from probes.capture.inputs import THINK_CLOSE, THINK_OPEN, EncodedItem, encode_item
+from mimicry.data.errors import InputError
+from mimicry.data.exclusions import Exclusions
+from mimicry.probes.capture.along_store import STAGE
+from mimicry.probes.capture.inputs import THINK_CLOSE, THINK_OPEN, EncodedItem, encode_item
 
 DEFAULT_FRACTIONS = tuple(round(k / 10, 1) for k in range(11))
 

@@ -19,9 +19,9 @@ import torch
 from jaxtyping import Float
 from safetensors import safe_open
 
-from data.errors import InputError
-from data.fileio import atomic_dir, write_json, write_stamp
-from probes.capture.writer import ShardStore
+from mimicry.data.errors import InputError
+from mimicry.data.fileio import atomic_dir, write_json, write_stamp
+from mimicry.probes.capture.writer import ShardStore
 
 ROW_TENSORS = ("item", "offset", "trace_len", "token_index", "prompt_len")
 """Integer tensors stored per row next to `resid` (`item` indexes the shard's item ids)."""

@@ -16,8 +16,8 @@ import torch
 from jaxtyping import Bool, Float
 from torch import Tensor
 
-from data.errors import InputError
-from probes.capture.entropy import (
+from mimicry.data.errors import InputError
+from mimicry.probes.capture.entropy import (
     additive_bias,
     entropy_chunked,
     entropy_fused,

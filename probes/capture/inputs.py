@@ -14,7 +14,7 @@ import torch
 from jaxtyping import Bool, Int
 from torch import Tensor
 
-from data.errors import InputError
+from mimicry.data.errors import InputError
 
 THINK_OPEN = "<think>"
 THINK_CLOSE = "</think>"

@@ -13,8 +13,8 @@ import torch
 from jaxtyping import Float
 from torch import Tensor
 
-from data.errors import InputError
-from probes.capture.inputs import Batch
+from mimicry.data.errors import InputError
+from mimicry.probes.capture.inputs import Batch
 
 POSITIONS = ("last_prompt", "mean_prompt", "mean_trace", "think_open")
 TRACE_POSITIONS = ("mean_trace", "think_open")

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import torch
 
-from data.fileio import atomic_file
-from probes.capture.inputs import REGIONS
-from probes.capture.writer import ShardStore, write_concatenated
+from mimicry.data.fileio import atomic_file
+from mimicry.probes.capture.inputs import REGIONS
+from mimicry.probes.capture.writer import ShardStore, write_concatenated
 
 ENTROPY_COLUMNS = ("item_id", "layer", "head", "region", "entropy", "entropy_norm")
 

@@ -16,9 +16,9 @@ from pathlib import Path
 
 import torch
 
-from data.errors import InputError
-from data.exclusions import Exclusions
-from data.fileio import (
+from mimicry.data.errors import InputError
+from mimicry.data.exclusions import Exclusions
+from mimicry.data.fileio import (
     atomic_dir,
     hash_inputs,
     is_fresh,
@@ -26,14 +26,14 @@ from data.fileio import (
     write_json,
     write_stamp,
 )
-from probes.architectures import architecture_for_config, validate_architecture
-from probes.capture.backends import BACKENDS, make_backend
-from probes.capture.entropy import ENTROPY_METHODS, fused_available
-from probes.capture.inputs import REGIONS, THINK_CLOSE, THINK_OPEN, collate, plan_batches
-from probes.capture.positions import TRACE_POSITIONS, parse_positions, position_weights
-from probes.capture.results import resid_key, write_entropy_csv, write_positions
-from probes.capture.texts import STAGE, encode_items, select_traces
-from probes.capture.writer import ShardStore
+from mimicry.probes.architectures import architecture_for_config, validate_architecture
+from mimicry.probes.capture.backends import BACKENDS, make_backend
+from mimicry.probes.capture.entropy import ENTROPY_METHODS, fused_available
+from mimicry.probes.capture.inputs import REGIONS, THINK_CLOSE, THINK_OPEN, collate, plan_batches
+from mimicry.probes.capture.positions import TRACE_POSITIONS, parse_positions, position_weights
+from mimicry.probes.capture.results import resid_key, write_entropy_csv, write_positions
+from mimicry.probes.capture.texts import STAGE, encode_items, select_traces
+from mimicry.probes.capture.writer import ShardStore
 
 FORMAT_VERSION = 1
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
@@ -122,14 +122,14 @@ def _resolve_entropy_method(method: str, device: str, backend: str) -> str:
 
 
 def _read_items(items_path: Path):
-    from data.items import read_items
+    from mimicry.data.items import read_items
 
     return read_items(items_path)
 
 
 def _items_copy_needed(items_df, items_path: Path, run: Path) -> bool:
     """Whether RUN/items.csv must be written; an existing, different table is an error."""
-    from data.items import read_items
+    from mimicry.data.items import read_items
 
     target = run / "items.csv"
     if not target.exists():
@@ -149,7 +149,7 @@ def _items_copy_needed(items_df, items_path: Path, run: Path) -> bool:
 
 def _write_items_copy(items_df, run: Path) -> None:
     """Keep the item table in RUN so later stages need only RUN."""
-    from data.items import write_items
+    from mimicry.data.items import write_items
 
     write_items(items_df, run / "items.csv")
 
@@ -158,7 +158,7 @@ def _read_reasoning(trace_paths, trace_model, items_df, tokenizer) -> dict[str, 
     """Sample-0 reasoning per item id, or None without traces."""
     if not trace_paths:
         return None
-    from data.traces import read_traces
+    from mimicry.data.traces import read_traces
 
     def count(texts):
         return [len(tokenizer(t, add_special_tokens=False)["input_ids"]) for t in texts]
@@ -223,7 +223,7 @@ def capture(
     """
     from transformers import AutoConfig
 
-    from probes.loading import load_causal_lm, load_tokenizer
+    from mimicry.probes.loading import load_causal_lm, load_tokenizer
 
     run = Path(out_run)
     items_path = Path(items)
@@ -284,8 +284,8 @@ def capture(
 
     batch_used = batch_size
     if batch_size == 0:  # chosen from free memory; the hash keeps 0 so a resume still matches
-        from probes.loading import resolve_dtype
-        from probes.memory import auto_batch_size
+        from mimicry.probes.loading import resolve_dtype
+        from mimicry.probes.memory import auto_batch_size
 
         batch_used = auto_batch_size(
             n_tokens=max(len(e.input_ids) for e in encoded),

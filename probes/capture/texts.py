@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pandas as pd
 
-from data.errors import InputError
-from data.exclusions import Exclusions
-from probes.capture.inputs import EncodedItem, encode_item
-from probes.capture.positions import position_available
+from mimicry.data.errors import InputError
+from mimicry.data.exclusions import Exclusions
+from mimicry.probes.capture.inputs import EncodedItem, encode_item
+from mimicry.probes.capture.positions import position_available
 
 STAGE = "capture"
 

@@ -18,7 +18,7 @@ import torch
 from safetensors import safe_open
 from safetensors.torch import save_file
 
-from data.fileio import atomic_file, is_fresh, write_stamp
+from mimicry.data.fileio import atomic_file, is_fresh, write_stamp
 
 _SAFETENSORS_DTYPES = {
     torch.float32: "F32",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 from sklearn.model_selection import GroupKFold
 
-from data.errors import InputError
+from mimicry.data.errors import InputError
 
 
 def grouped_splits(

@@ -19,19 +19,19 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from data.errors import InputError
-from data.exclusions import Exclusions
-from probes.capture.along_store import AlongActivations
-from probes.probing.effort_curves import bin_curve
-from probes.probing.effort_fit import (
+from mimicry.data.errors import InputError
+from mimicry.data.exclusions import Exclusions
+from mimicry.probes.capture.along_store import AlongActivations
+from mimicry.probes.probing.effort_curves import bin_curve
+from mimicry.probes.probing.effort_fit import (
     EffortLabels,
     fit_rows,
     fit_targets,
     item_frame,
     row_groups,
 )
-from probes.probing.probe import DEFAULT_ALPHAS
-from probes.probing.run_reader import surface_columns
+from mimicry.probes.probing.probe import DEFAULT_ALPHAS
+from mimicry.probes.probing.run_reader import surface_columns
 
 EFFORT_TARGETS = ("remaining", "fraction", "difficulty")
 BIN_TARGETS = ("remaining", "difficulty")

@@ -7,11 +7,11 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from probes.capture.along_store import AlongActivations
-from probes.probing.cv import nested_splits
-from probes.probing.effort_fit import fit_rows
-from probes.probing.effort_stats import paired_difference
-from probes.probing.ridge import ridge_nested_cv
+from mimicry.probes.capture.along_store import AlongActivations
+from mimicry.probes.probing.cv import nested_splits
+from mimicry.probes.probing.effort_fit import fit_rows
+from mimicry.probes.probing.effort_stats import paired_difference
+from mimicry.probes.probing.ridge import ridge_nested_cv
 
 COMPARE_COLUMNS = (
     "model",

@@ -11,12 +11,12 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from data.errors import InputError
-from probes.probing.controls import label_matrix
-from probes.probing.cv import nested_splits
-from probes.probing.effort_stats import r2_with_item_ci, weighted_r2
-from probes.probing.ridge import ridge_nested_cv
-from probes.probing.targets import human_rt
+from mimicry.data.errors import InputError
+from mimicry.probes.probing.controls import label_matrix
+from mimicry.probes.probing.cv import nested_splits
+from mimicry.probes.probing.effort_stats import r2_with_item_ci, weighted_r2
+from mimicry.probes.probing.ridge import ridge_nested_cv
+from mimicry.probes.probing.targets import human_rt
 
 STAGE = "effort"
 

@@ -14,18 +14,18 @@ from pathlib import Path
 
 import pandas as pd
 
-from data.exclusions import Exclusions
-from data.fileio import atomic_file
-from probes.capture.along import AlongOptions, capture_along, parsed_reasoning
-from probes.probing.effort import (
+from mimicry.data.exclusions import Exclusions
+from mimicry.data.fileio import atomic_file
+from mimicry.probes.capture.along import AlongOptions, capture_along, parsed_reasoning
+from mimicry.probes.probing.effort import (
     BIN_COLUMNS,
     EFFORT_COLUMNS,
     PREDICTION_COLUMNS,
     EffortConfig,
     probe_effort,
 )
-from probes.probing.effort_curves import COMPARE_COLUMNS, compare_to_teacher
-from probes.probing.effort_fit import STAGE
+from mimicry.probes.probing.effort_curves import COMPARE_COLUMNS, compare_to_teacher
+from mimicry.probes.probing.effort_fit import STAGE
 
 READINGS = ("teacher_traces", "own_traces")
 RANDOM_INIT_SUFFIX = "__random_init"
@@ -137,7 +137,7 @@ def effort_model(
 
 def _relabel(fit, reading: str):
     """The teacher's own traces are the teacher's traces: the same fit under the other name."""
-    from probes.probing.effort import EffortFit
+    from mimicry.probes.probing.effort import EffortFit
 
     return EffortFit(
         fit.table.assign(reading=reading),

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from data.fileio import atomic_file
+from mimicry.data.fileio import atomic_file
 
 
 def plot_target(rows: pd.DataFrame, target: str, position: str, path: Path) -> None:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 from jaxtyping import Float
 
-from probes.probing.metrics import class_score
+from mimicry.probes.probing.metrics import class_score
 
 Array = np.ndarray
 
@@ -47,6 +47,10 @@ class LogisticCVResult:
     oof: np.ndarray  # [n] decision scores (binary) or predicted labels (multiclass)
     c_index: np.ndarray  # [fold]
     cs: np.ndarray
+    n_degenerate_folds: int = 0
+    """Outer folds whose training part held one class (a within-task permutation can do that):
+    no probe can be fitted there, so its test items get the uninformative prediction (score 0,
+    or that one class) and the fold is counted here instead of crashing the run."""
 
 
 def logistic_nested_cv(
@@ -69,6 +73,7 @@ def logistic_nested_cv(
     cs = np.asarray(cs, dtype=np.float64)
     oof = np.full(len(y), np.nan)
     chosen = np.zeros(len(splits), dtype=int)
+    degenerate = 0
     for fold, (train, test, inner) in enumerate(splits):
         if fixed_c_index is not None or len(cs) == 1:
             best = 0 if fixed_c_index is None else int(fixed_c_index[fold])
@@ -86,6 +91,11 @@ def logistic_nested_cv(
                     )
             best = int(np.nanargmax(scores)) if np.isfinite(scores).any() else 0
         chosen[fold] = best
+        present = np.unique(y[train])
+        if len(present) < 2:
+            degenerate += 1
+            oof[test] = 0.0 if n_classes <= 2 else present[0]
+            continue
         model = _fit(x[train], y[train], cs[best], seed)
         oof[test] = class_output(model, x[test], n_classes)
-    return LogisticCVResult(oof=oof, c_index=chosen, cs=cs)
+    return LogisticCVResult(oof=oof, c_index=chosen, cs=cs, n_degenerate_folds=degenerate)

@@ -6,11 +6,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from probes.probing.controls import label_matrix
-from probes.probing.logistic import logistic_nested_cv
-from probes.probing.metrics import CONTINUOUS_METRICS, class_metric_name, score
-from probes.probing.ridge import ridge_nested_cv
-from probes.probing.stats import bootstrap_ci, permutation_p
+from mimicry.probes.probing.controls import label_matrix
+from mimicry.probes.probing.logistic import logistic_nested_cv
+from mimicry.probes.probing.metrics import CONTINUOUS_METRICS, class_metric_name, score
+from mimicry.probes.probing.ridge import ridge_nested_cv
+from mimicry.probes.probing.stats import bootstrap_ci, permutation_p
 
 DEFAULT_ALPHAS = tuple(float(a) for a in np.logspace(-2, 5, 8))
 DEFAULT_CS = tuple(float(c) for c in np.logspace(-3, 1, 5))

@@ -12,14 +12,14 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from data.errors import InputError
-from data.exclusions import Exclusions
-from data.fileio import atomic_dir, hash_inputs, write_stamp
-from probes.compare import COMPARE_COLUMNS, compare_pair, load_roles, model_pairs
-from probes.directions import difficulty_directions, save_directions
-from probes.probing.cv import nested_splits
-from probes.probing.probe import ProbeConfig, run_probe
-from probes.probing.run_reader import (
+from mimicry.data.errors import InputError
+from mimicry.data.exclusions import Exclusions
+from mimicry.data.fileio import atomic_dir, hash_inputs, write_stamp
+from mimicry.probes.compare import COMPARE_COLUMNS, compare_pair, load_roles, model_pairs
+from mimicry.probes.directions import difficulty_directions, save_directions
+from mimicry.probes.probing.cv import nested_splits
+from mimicry.probes.probing.probe import ProbeConfig, run_probe
+from mimicry.probes.probing.run_reader import (
     RANDOM_INIT_SUFFIX,
     base_models,
     check_surface_features,
@@ -28,7 +28,7 @@ from probes.probing.run_reader import (
     read_run_traces,
     surface_columns,
 )
-from probes.probing.targets import ALL_TARGETS, STAGE, build_targets, difficulty_bin
+from mimicry.probes.probing.targets import ALL_TARGETS, STAGE, build_targets, difficulty_bin
 
 PROBE_COLUMNS = (
     "model",
@@ -239,7 +239,7 @@ def run_probes(
         exclusions.write_csv(out / "exclusions.csv")
         write_stamp(out, hash_inputs(items_path, run / "activations", vars(config), requested))
     if figures and len(table):
-        from probes.probing.figures import plot_all
+        from mimicry.probes.probing.figures import plot_all
 
         plot_all(table, run / "report" / "figures")
     return run / "probes"

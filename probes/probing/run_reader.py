@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from data.errors import InputError
+from mimicry.data.errors import InputError
 
 RANDOM_INIT_SUFFIX = "__random_init"
 TENSOR_NAME = "resid"
@@ -27,7 +27,7 @@ def read_item_table(path: str | Path) -> pd.DataFrame:
     if not path.is_file():
         raise InputError("item table not found", file=path)
     try:
-        from data.items import read_items
+        from mimicry.data.items import read_items
     except ImportError:  # data.items not merged yet: minimal reader with the same guarantees
         return _read_items_minimal(path)
     return read_items(path)
@@ -170,7 +170,7 @@ def read_run_traces(run: str | Path, item_ids, exclusions) -> pd.DataFrame | Non
     paths = sorted((Path(run) / "traces").glob("*.jsonl"))
     if not paths:
         return None
-    from data.traces import read_traces
+    from mimicry.data.traces import read_traces
 
     frame, _ = read_traces(paths, item_ids=item_ids, exclusions=exclusions)
     return frame

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from probes.probing.metrics import score
+from mimicry.probes.probing.metrics import score
 
 
 def bootstrap_ci(

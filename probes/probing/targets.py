@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from data.exclusions import Exclusions
+from mimicry.data.exclusions import Exclusions
 
 STAGE = "probes"
 HUMAN_TARGETS = ("human_rt", "human_acc", "difficulty_bin")

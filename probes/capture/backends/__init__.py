@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from jaxtyping import Float
 from torch import Tensor
 
-from data.errors import InputError
+from mimicry.data.errors import InputError
 
 BACKENDS = ("nnsight", "transformer_lens")
 
@@ -24,11 +24,11 @@ class BatchResult:
 def make_backend(name: str, **kwargs):
     """Build the named backend (imports its library only when chosen)."""
     if name == "nnsight":
-        from probes.capture.backends.nnsight_backend import NnsightBackend
+        from mimicry.probes.capture.backends.nnsight_backend import NnsightBackend
 
         return NnsightBackend(**kwargs)
     if name == "transformer_lens":
-        from probes.capture.backends.tl_backend import TransformerLensBackend
+        from mimicry.probes.capture.backends.tl_backend import TransformerLensBackend
 
         return TransformerLensBackend(**kwargs)
     raise InputError(

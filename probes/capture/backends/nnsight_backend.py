@@ -11,12 +11,12 @@ import contextlib
 
 import torch
 
-from probes.architectures import Architecture, resolve_path
-from probes.capture.attention_hook import EntropyRecorder, recording, use_entropy_attention
-from probes.capture.backends import BatchResult
-from probes.capture.entropy import causal_allowed, entropy_from_probabilities, region_means
-from probes.capture.inputs import Batch
-from probes.capture.positions import reduce_positions
+from mimicry.probes.architectures import Architecture, resolve_path
+from mimicry.probes.capture.attention_hook import EntropyRecorder, recording, use_entropy_attention
+from mimicry.probes.capture.backends import BatchResult
+from mimicry.probes.capture.entropy import causal_allowed, entropy_from_probabilities, region_means
+from mimicry.probes.capture.inputs import Batch
+from mimicry.probes.capture.positions import reduce_positions
 
 
 class NnsightBackend:

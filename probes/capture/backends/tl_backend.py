@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import torch
 
-from probes.architectures import Architecture
-from probes.capture.backends import BatchResult
-from probes.capture.entropy import entropy_from_probabilities, region_means
-from probes.capture.inputs import Batch
-from probes.capture.positions import reduce_positions
+from mimicry.probes.architectures import Architecture
+from mimicry.probes.capture.backends import BatchResult
+from mimicry.probes.capture.entropy import entropy_from_probabilities, region_means
+from mimicry.probes.capture.inputs import Batch
+from mimicry.probes.capture.positions import reduce_positions
 
 
 class TransformerLensBackend:
