@@ -208,17 +208,37 @@ def model_fingerprint(
     for file in sorted(
         p for p in path.rglob("*") if p.is_file() and p.name not in ignore and p.name != OWNED_NAME
     ):
-        size = file.stat().st_size
-        digest = hashlib.sha256()
-        with file.open("rb") as handle:
-            if size <= _SMALL_FILE:
-                digest.update(handle.read())
-            else:
-                digest.update(handle.read(_EDGE))
-                handle.seek(size - _EDGE)
-                digest.update(handle.read())
-        files.append([file.relative_to(path).as_posix(), size, digest.hexdigest()])
+        files.append([file.relative_to(path).as_posix(), *_file_fingerprint(file)])
     return {"files": files}
+
+
+def _file_fingerprint(file: Path) -> list:
+    """[size, sha256]: small files whole, large ones by size and first/last MiB."""
+    size = file.stat().st_size
+    digest = hashlib.sha256()
+    with file.open("rb") as handle:
+        if size <= _SMALL_FILE:
+            digest.update(handle.read())
+        else:
+            digest.update(handle.read(_EDGE))
+            handle.seek(size - _EDGE)
+            digest.update(handle.read())
+    return [size, digest.hexdigest()]
+
+
+def output_fingerprint(path: str | Path) -> Any:
+    """Identity of a stage output for its stamp: a file by size and content hash (large files by
+    size and first/last MiB, as `model_fingerprint`), a folder by `model_fingerprint` of its
+    files (bookkeeping and `.tmp-` files left out), a missing path as None."""
+    path = Path(path)
+    if path.is_file():
+        return _file_fingerprint(path)
+    if path.is_dir():
+        files = [
+            f for f in model_fingerprint(path, ignore=_BOOKKEEPING)["files"] if ".tmp-" not in f[0]
+        ]
+        return {"files": files}
+    return None
 
 
 def _update_with_file(digest: Any, path: Path) -> None:

@@ -12,7 +12,7 @@ import torch
 from safetensors.torch import load_file
 from transformers import AutoModelForCausalLM, TrainerCallback
 
-from mimicry.distill.sft import CHECKPOINT_DIR, train_student
+from mimicry.distill.sft import CHECKPOINT_DIR, checkpoint_problem, train_student
 from mimicry.experiments.cli import run
 from tests.tiny_models import make_tiny_model
 
@@ -97,6 +97,63 @@ def test_interrupted_training_resumes_from_the_last_checkpoint(sft_set, tmp_path
     assert [int(r["step"]) for r in read_log(out / "training_log.csv")] == list(range(1, 9))
     assert not (out / CHECKPOINT_DIR).exists()
     AutoModelForCausalLM.from_pretrained(out)
+
+
+@pytest.mark.parametrize(
+    "kill",
+    [
+        "state_missing",  # killed after the weights, before trainer_state.json
+        "optimizer_truncated",  # killed inside the optimizer write
+        "weights_truncated",  # killed inside the weights write
+    ],
+)
+def test_a_kill_inside_a_checkpoint_write_resumes_from_the_previous_one(sft_set, tmp_path, kill):
+    """A half-written last checkpoint is removed; training resumes from the one before and the
+    student equals an uninterrupted run's."""
+    data, texts, _ = sft_set
+    base = make_tiny_model(tmp_path / "base", "llama", texts=texts)
+    options = dict(max_steps=8, lr=5e-3, batch_size=4, save_steps=3)
+    reference = tmp_path / "reference"
+    train_student(base, data, reference, **options)
+
+    out = tmp_path / "student"
+    with pytest.raises(KeyboardInterrupt):
+        train_student(base, data, out, callbacks=[StopAt(7)], **options)
+    last = out / CHECKPOINT_DIR / "checkpoint-6"
+    assert (
+        checkpoint_problem(last) is None
+        and checkpoint_problem(last.with_name("checkpoint-3")) is None
+    )
+    if kill == "state_missing":
+        for name in ("trainer_state.json", "optimizer.pt", "scheduler.pt", "rng_state.pth"):
+            (last / name).unlink(missing_ok=True)
+    else:
+        name = "optimizer.pt" if kill == "optimizer_truncated" else "model.safetensors"
+        (last / name).write_bytes((last / name).read_bytes()[: (last / name).stat().st_size // 2])
+    assert checkpoint_problem(last) is not None
+
+    summary = train_student(base, data, out, **options)
+    assert summary.resumed_from_step == 3 and summary.steps == 8
+    assert [int(r["step"]) for r in read_log(out / "training_log.csv")] == list(range(1, 9))
+    assert not (out / CHECKPOINT_DIR).exists()
+    got, want = load_file(out / "model.safetensors"), load_file(reference / "model.safetensors")
+    assert set(got) == set(want)
+    assert all(torch.equal(got[k], want[k]) for k in want)
+
+
+def test_only_incomplete_checkpoints_fall_back_to_a_fresh_start(sft_set, tmp_path):
+    data, texts, _ = sft_set
+    base = make_tiny_model(tmp_path / "base", "gpt2", texts=texts)
+    options = dict(max_steps=4, lr=5e-3, batch_size=4, save_steps=2)
+    out = tmp_path / "student"
+    with pytest.raises(KeyboardInterrupt):
+        train_student(base, data, out, callbacks=[StopAt(3)], **options)
+    only = out / CHECKPOINT_DIR / "checkpoint-2"
+    (only / "trainer_state.json").write_text('{"global_step": 2,')  # cut mid-write
+    (out / CHECKPOINT_DIR / "tmp-checkpoint-3").mkdir()
+    summary = train_student(base, data, out, **options)
+    assert summary.resumed_from_step == 0 and summary.steps == 4
+    assert not (out / CHECKPOINT_DIR).exists()
 
 
 def test_lora_student_is_merged_into_a_plain_model(sft_set, tmp_path):

@@ -172,3 +172,45 @@ def test_fail_after_kills_the_process_and_a_rerun_resumes(tmp_path):
     )
     assert resumed.returncode == 0, resumed.stderr
     assert "CALLS generate:base,report" in resumed.stdout
+
+
+def test_an_edited_or_missing_output_reruns_its_unit_only(tmp_path):
+    """Stamps record output fingerprints: a hand-edited output is not trusted, and the re-run
+    unit (rewriting the same content) leaves downstream units skipped."""
+    source = tmp_path / "source.txt"
+    source.write_text("abc\n")
+    run_dir = tmp_path / "run"
+    calls: list[str] = []
+    builders = _builders(calls, source)
+    run_pipeline(_config(), run_dir, builders=builders, console=_quiet())
+    teacher = run_dir / "traces" / "teacher.jsonl"
+    original = teacher.read_text()
+
+    calls.clear()
+    teacher.write_text(original[::-1])  # same size, different content
+    log = tmp_path / "log.txt"
+    with log.open("w") as handle:
+        results = run_pipeline(
+            _config(), run_dir, builders=builders, console=Console(file=handle, width=300)
+        )
+    assert calls == ["generate:teacher"]
+    assert {r.unit: r.status for r in results} == {
+        "items": "skipped",
+        "teacher": "ran",
+        "base": "skipped",
+        "report": "skipped",
+    }
+    assert teacher.read_text() == original
+    lines = [line for line in log.read_text().splitlines() if "re-running" in line]
+    assert len(lines) == 1 and "teacher.jsonl changed" in lines[0]
+
+    calls.clear()
+    (run_dir / "report" / "index.html").unlink()
+    with log.open("w") as handle:
+        run_pipeline(_config(), run_dir, builders=builders, console=Console(file=handle, width=300))
+    assert calls == ["report"]
+    assert "index.html is missing" in log.read_text()
+
+    calls.clear()
+    run_pipeline(_config(), run_dir, builders=builders, console=_quiet())
+    assert calls == []

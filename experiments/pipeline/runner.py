@@ -1,8 +1,10 @@
 """Run the stages of a study in order, skipping work whose inputs have not changed.
 
 Each stage is a list of units (one model's traces, one student, one capture...). A unit is done
-when its outputs exist and its stamp in `RUN/.stamps/<stage>/<unit>/` records the hash of its
-inputs (file contents and options). A killed run therefore restarts at the first unit without a
+when its stamp in `RUN/.stamps/<stage>/<unit>/` records the hash of its inputs (file contents
+and options) and a fingerprint of each output (content; large files by size and first/last MiB)
+that still matches: a unit whose output was edited or lost is re-run, with one line naming the
+output. A killed run therefore restarts at the first unit without a
 matching stamp, and the stage functions themselves resume inside a unit (capture shards, SFT
 checkpoints, generation batches).
 
@@ -15,6 +17,7 @@ timing races.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import shutil
 import signal
@@ -29,10 +32,12 @@ from rich.console import Console
 from mimicry.data.errors import InputError
 from mimicry.data.fileio import (
     RUN_MARKER,
+    STAMP_NAME,
     atomic_file,
     check_out_dir,
     hash_inputs,
     is_fresh,
+    output_fingerprint,
     write_stamp,
 )
 from mimicry.data.lock import run_lock
@@ -222,11 +227,14 @@ def _run_unit(
                 file=ctx.run_dir,
             )
     inputs_hash = hash_inputs(stage, unit.name, *unit.inputs)
-    outputs_exist = all(Path(p).exists() for p in unit.outputs)
     label = f"  {stage}: {unit.name}"
-    if not force and outputs_exist and is_fresh(stamp_dir, inputs_hash):
-        ctx.console.print(f"{label} [dim]skipped (inputs unchanged)[/]")
-        return UnitResult(stage, unit.name, "skipped", 0.0)
+    if not force and is_fresh(stamp_dir, inputs_hash):
+        # Inputs match; the outputs must too, or a hand-edited or lost output would be trusted.
+        changed = _changed_output(ctx.run_dir, stamp_dir, unit.outputs)
+        if changed is None:
+            ctx.console.print(f"{label} [dim]skipped (inputs unchanged)[/]")
+            return UnitResult(stage, unit.name, "skipped", 0.0)
+        ctx.console.print(f"{label} [yellow]re-running: {changed}[/]")
     if force:
         for path in unit.outputs:
             _remove(Path(path))
@@ -245,9 +253,47 @@ def _run_unit(
     if missing:
         raise RuntimeError(f"stage {stage!r} unit {unit.name!r} did not write {missing}")
     seconds = time.perf_counter() - start
-    write_stamp(stamp_dir, inputs_hash, stage=stage, unit=unit.name, seconds=round(seconds, 3))
+    write_stamp(
+        stamp_dir,
+        inputs_hash,
+        stage=stage,
+        unit=unit.name,
+        seconds=round(seconds, 3),
+        outputs={_output_key(ctx.run_dir, p): output_fingerprint(p) for p in unit.outputs},
+    )
     ctx.console.print(f"{label} [green]done[/] in {seconds:.1f} s")
     return UnitResult(stage, unit.name, "ran", seconds)
+
+
+def _output_key(run_dir: Path, path: Path) -> str:
+    """An output's name in its stamp: relative to the run folder when inside it, so a moved run
+    folder (or one named by a relative path from elsewhere) keeps its stamps."""
+    path = Path(path)
+    try:
+        return path.relative_to(run_dir).as_posix()
+    except ValueError:
+        return str(path)
+
+
+def _changed_output(run_dir: Path, stamp_dir: Path, outputs: Sequence[Path]) -> str | None:
+    """Why a finished unit's outputs can't be trusted (an output edited, missing, or a stamp
+    from before outputs were recorded), or None when each matches its stamped fingerprint."""
+    try:
+        recorded = json.loads((stamp_dir / STAMP_NAME).read_text()).get("outputs")
+    except (OSError, json.JSONDecodeError):
+        recorded = None
+    if not isinstance(recorded, dict):
+        return "its stamp records no output fingerprints"
+    for path in outputs:
+        key = _output_key(run_dir, path)
+        if key not in recorded:
+            return f"{path} is not in its stamp"
+        current = output_fingerprint(path)
+        if current is None:
+            return f"output {path} is missing"
+        if current != recorded[key]:
+            return f"output {path} changed since it was written"
+    return None
 
 
 def _remove(path: Path) -> None:
