@@ -12,7 +12,6 @@ from mimicry.data.generators import generate_items
 from mimicry.distill.organism.generation import count_reasoning_tokens
 from mimicry.distill.organism.scratchpad import (
     answer_is_correct,
-    format_no_trace,
     format_scratchpad,
     parse_completion,
 )
@@ -47,7 +46,7 @@ def test_scratchpad_round_trips_through_the_parser(items):
 
 
 def test_no_trace_completion_has_an_empty_think_block():
-    parsed = parse_completion(format_no_trace("north-east"))
+    parsed = parse_completion(" <think> </think> north-east")
     assert parsed.ok and parsed.reasoning == "" and parsed.answer == "north-east"
 
 

@@ -1,7 +1,7 @@
 """Completions in the organism's output format: `<think> step ; step </think> ANSWER` then eos.
 
 The teacher writes one short step per line of the family's derivation, so the number of reasoning
-tokens is a direct readout of the work it did; the base writes an empty think block, so both share
+tokens is a direct readout of the work it did; the base rereads its premises first; all share
 one format that `data.reasoning.split_generation`-style parsers accept.
 """
 
@@ -44,11 +44,6 @@ def format_verbose(prompt: str, steps: Sequence[str], answer: str, passes: int) 
         for sentence in premise_sentences(prompt)
     ]
     return format_scratchpad([*restated, *steps], answer)
-
-
-def format_no_trace(answer: str) -> str:
-    """The base's target completion: an empty think block, then the answer."""
-    return f" {THINK_OPEN} {THINK_CLOSE} {answer}"
 
 
 @dataclass(frozen=True)

@@ -270,20 +270,23 @@ def train_organism(
         evaluate(model, heldout, "competence_heldout")
         return model, log
 
-    def warm_start(start):
+    def sft_phase(start, examples, settings, *, label: str, seed_offset: int, evals):
+        """A supervised phase from a copy of `start`, then its held-out (and human) scores."""
+
         def train():
-            say("teacher warm start: SFT on the random mix of minimal and rereading scratchpads")
+            say(label)
             model = _copy(start)
             log = supervised_finetune(
                 model,
                 tokenizer,
-                mixed,
-                recipe.warm_start_sft,
-                seed=seed + 2,
+                examples,
+                settings,
+                seed=seed + seed_offset,
                 work_dir=".",
-                on_log=_sft_progress(say, "warm start"),
+                on_log=_sft_progress(say, label.split(":")[0]),
             )
-            evaluate(model, heldout, "teacher_before_rl_heldout")
+            for key, items in evals:
+                evaluate(model, items, key)
             return model, log
 
         return train
@@ -302,35 +305,36 @@ def train_organism(
 
         return train
 
-    def base(start):
-        def train():
-            say(f"base: SFT on its fixed habit (reread every premise {recipe.base_passes}x)")
-            model = _copy(start)
-            log = supervised_finetune(
-                model,
-                tokenizer,
-                habit,
-                recipe.base_sft,
-                seed=seed + 1,
-                work_dir=".",
-                on_log=_sft_progress(say, "base"),
-            )
-            evaluate(model, heldout, "base_heldout")
-            evaluate(model, human, "base_human")
-            return model, log
-
-        return train
-
     competent = run_phase("competence", competence)
     if stop_after == "competence":
         return metrics
-    warm = run_phase("warm_start", warm_start(competent))
+    warm = run_phase(
+        "warm_start",
+        sft_phase(
+            competent,
+            mixed,
+            recipe.warm_start_sft,
+            label="warm start: SFT on the mix of minimal and rereading scratchpads",
+            seed_offset=2,
+            evals=[("teacher_before_rl_heldout", heldout)],
+        ),
+    )
     if stop_after == "warm_start":
         return metrics
     teacher = run_phase("rl", rl(warm))
     if stop_after == "rl":
         return metrics
-    base_model = run_phase("base", base(competent))
+    base_model = run_phase(
+        "base",
+        sft_phase(
+            competent,
+            habit,
+            recipe.base_sft,
+            label=f"base: SFT on its fixed habit (reread every premise {recipe.base_passes}x)",
+            seed_offset=1,
+            evals=[("base_heldout", heldout), ("base_human", human)],
+        ),
+    )
     clock = time.perf_counter()
     with atomic_dir(out_dir) as tmp:
         _save(teacher, tokenizer, [*logs["warm_start"], *logs["rl"]], tmp / "teacher")

@@ -9,6 +9,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from mimicry.data.exclusions import Exclusions
 from mimicry.experiments.report import findings as f
 from mimicry.experiments.report.collect import RunTables
 from mimicry.experiments.report.entropy import difficulty_table
@@ -211,7 +212,8 @@ def _entropy_text(tables, found, entropy, good, teacher, n_boot, seed) -> str:
     if entropy is None or entropy.empty:
         return "(b) Attention entropy conditioned on difficulty: no entropy in this run."
     strongest = f.strongest_entropy_layers(entropy)
-    difficulty = difficulty_table(tables.items, _Silent())
+    # the entropy section already counted these exclusions: a throwaway ledger here
+    difficulty = difficulty_table(tables.items, Exclusions())
     parts = []
     for model in good:
         if model not in strongest.index:
@@ -267,13 +269,6 @@ def _ablation_text(tables: RunTables, found: dict[str, Verdict]) -> str:
             text += f"; best probe {with_ci(top['score'], top['ci_low'], top['ci_high'])}"
         parts.append(text)
     return "(c) Format-fixed / content-varied vs original: " + " | ".join(parts) + "."
-
-
-class _Silent:
-    """An exclusions sink for recomputing a table whose exclusions the entropy section counted."""
-
-    def add(self, *args, **kwargs) -> None:
-        return None
 
 
 # --- manipulation checks ----------------------------------------------------------------------
