@@ -21,6 +21,7 @@ from pydantic import (
 )
 
 from mimicry.data.errors import InputError
+from mimicry.data.models import student_name
 
 StageName = Literal[
     "data",
@@ -436,8 +437,8 @@ class RunConfig(Strict):
         """Every model name of the run (teacher, base, distilled and published students)."""
         names = ["teacher", "base"]
         if "distill" in self.stages:
-            names += [f"student_{c}" for c in self.distill.conditions]
-        names += [f"student_{key}" for key in self.models.students]
+            names += [student_name(c) for c in self.distill.conditions]
+        names += [student_name(key) for key in self.models.students]
         return names
 
     @model_validator(mode="after")

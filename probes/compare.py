@@ -1,20 +1,20 @@
 """Cross-model comparison on relative depth: linear CKA and the difficulty direction's cosine.
 
 Pairs come from roles (student vs base, student vs teacher, teacher vs base) given as
-`teacher=T,base=B,student=S1,student=S2`, or `RUN/roles.json` ({"teacher": "T", "base": "B",
-"student": "S" or ["S1", ...]}), else every pair of models.
+`teacher=T,base=B,student=S1,student=S2`, or the run's model records (`RUN/roles.json`), else
+every pair of models.
 """
 
 from __future__ import annotations
 
 import itertools
-import json
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from mimicry.data.errors import InputError
+from mimicry.data.models import ROSTER_FILE, read_roster
 from mimicry.probes.cka import linear_cka
 from mimicry.probes.directions import cosine
 
@@ -48,24 +48,22 @@ def parse_roles(text: str) -> dict[str, list[str]]:
     return roles
 
 
-def load_roles(run: str | Path, text: str | None) -> dict[str, list[str]]:
-    """Roles from the option, else RUN/roles.json, else none."""
+def load_roles(
+    run: str | Path, text: str | None, available: list[str] | None = None
+) -> dict[str, list[str]]:
+    """Roles from the option, else the run's model records (RUN/roles.json), else none.
+
+    From the records, only `available` models (those with activations) are given roles: a model
+    known only by its traces is not compared.
+    """
     if text:
         return parse_roles(text)
-    path = Path(run) / "roles.json"
-    if not path.is_file():
+    if not (Path(run) / ROSTER_FILE).is_file():
         return {}
-    try:
-        raw = json.loads(path.read_text())
-    except json.JSONDecodeError as error:
-        raise InputError(f"not valid JSON: {error.msg}", file=path, row=error.lineno) from error
-    roles: dict[str, list[str]] = {}
-    for key, value in raw.items():
-        role = "student" if key == "students" else key
-        if role not in ROLES:
-            continue
-        roles[role] = [value] if isinstance(value, str) else [str(v) for v in value]
-    return roles
+    roster = read_roster(run)
+    if available is not None:
+        roster = roster.restricted(available)
+    return {role: names for role, names in roster.role_names().items() if names}
 
 
 def model_pairs(models: list[str], roles: dict[str, list[str]]) -> list[tuple[str, str, str, str]]:

@@ -28,6 +28,7 @@ from mimicry.probes.capture.inputs import collate
 from mimicry.probes.loading import load_tokenizer
 from mimicry.probes.probing.effort import EffortConfig, probe_effort
 from mimicry.probes.probing.effort_stats import item_counts, paired_difference, r2_with_item_ci
+from tests.roster import write_roster
 from tests.tiny_models import make_tiny_model
 
 WORDS = "A B C is left of so therefore because wait hmm north south east west step yes no".split()
@@ -285,8 +286,7 @@ def make_effort_run(tmp_path: Path) -> Path:
     _write_traces(
         run / "traces" / "student_original.jsonl", "student_original", student_text, broken={"i03"}
     )
-    roles = {"teacher": "teacher", "base": "base", "conditions": {"original": "student_original"}}
-    (run / "roles.json").write_text(json.dumps(roles))
+    write_roster(run, ["teacher", "base", "student_original"])
     return run
 
 
@@ -317,8 +317,9 @@ def test_effort_command_and_report_section(tmp_path):
     assert "no_parsed_trace" in set(exclusions["reason"])
     student = table[(table.model == "student_original") & (table.reading == "own_traces")]
     assert student["n_items"].max() == 23  # the unparsed trace is left out
+    tables = collect(run)
     section = effort_section(
-        collect(run), figures.model_colours(["teacher", "base", "student_original"])
+        tables, figures.model_colours(["teacher", "base", "student_original"], tables.roster)
     )
     assert section.figures and any(
         "student_original on its own traces" in p for p in section.paragraphs

@@ -16,6 +16,7 @@ import pandas as pd
 import pytest
 from safetensors.numpy import load_file
 
+from mimicry.data.models import read_roster
 from mimicry.distill.organism import WEIGHTS_DIR
 from mimicry.experiments.cli import run
 from mimicry.experiments.config import STAGE_NAMES, load_config
@@ -127,10 +128,12 @@ def test_every_stage_writes_its_files(smoke_run):
     assert {"cka", "direction_cosine"} <= set(compare.columns) and len(compare)
     steer = pd.read_csv(run_dir / "probes" / "steer.csv")
     assert sorted(steer["alpha"]) == sorted(set(config.steer.alphas) | {0.0})
-    roles = json.loads((run_dir / "roles.json").read_text())
-    assert roles["teacher"] == "teacher" and roles["student"] == [
+    roster = read_roster(run_dir)
+    assert [r.name for r in roster.with_role("teacher")] == ["teacher"]
+    assert [r.name for r in roster.students()] == [
         f"student_{c}" for c in config.distill.conditions
     ]
+    assert roster.baseline_of("student_original").same_as == "base__random_init"
     stamps = {p.parent.parent.name for p in (run_dir / ".stamps").glob("*/*/.mimicry-stamp.json")}
     assert stamps == set(STAGE_NAMES)
 

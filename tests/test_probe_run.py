@@ -13,6 +13,7 @@ from safetensors.torch import save_file
 
 from mimicry.experiments.cli import run as cli
 from mimicry.probes.probing import ProbeConfig, run_probes
+from tests.roster import write_roster
 
 SIGNAL_LAYER = 2
 
@@ -153,9 +154,7 @@ def test_cli_probe_writes_tables_and_compare(tmp_path, capsys):
     run = make_run(
         tmp_path, models=("teacher", "student", "base"), n_groups=10, n_layers=2, signal=4.0
     )
-    (run / "roles.json").write_text(
-        json.dumps({"teacher": "teacher", "base": "base", "students": ["student"]})
-    )
+    write_roster(run, ["teacher", "base", "student"])
     code = cli(
         [
             "probe",

@@ -18,7 +18,7 @@ from safetensors.numpy import load_file
 
 from mimicry.experiments.config import RunConfig, load_config, with_reduced_statistics
 from mimicry.experiments.pipeline import run_pipeline
-from mimicry.experiments.pipeline.models import model_specs, prompt_options, roles
+from mimicry.experiments.pipeline.models import model_specs, prompt_options, run_roster
 from mimicry.experiments.registry import load_registry
 from tests.tiny_models import make_tiny_like
 
@@ -61,8 +61,12 @@ def test_real_config_validates_and_resolves(name):
     assert not {"ablate", "distill", "generate_students"} & set(config.stages)
     if config.models.teacher.registry == "deepseek-r1":
         assert config.models.teacher.traces is not None and not config.models.teacher.activations
-        assert "teacher" not in roles(config)
-    assert roles(config)["student"] == [f"student_{k}" for k in config.models.students]
+        assert run_roster(config).baseline_of("teacher") is None  # no activations, no baseline
+    roster = run_roster(config)
+    assert [r.name for r in roster.students()] == [f"student_{k}" for k in config.models.students]
+    assert all(
+        r.role == "student" and r.condition in config.models.students for r in roster.students()
+    )
 
 
 @pytest.fixture(scope="module")

@@ -4,7 +4,6 @@ test is about rendering; the end-to-end pipeline test runs the real stages)."""
 from __future__ import annotations
 
 import base64
-import json
 import re
 from pathlib import Path
 
@@ -17,6 +16,7 @@ from mimicry.data.exclusions import Exclusions
 from mimicry.experiments.report import build_report
 from mimicry.experiments.report.entropy import entropy_vs_difficulty
 from mimicry.experiments.report.stats import pearson_with_ci
+from tests.roster import write_roster
 
 MODELS = ("teacher", "base", "student_original", "student_length_matched")
 
@@ -41,19 +41,9 @@ def fabricate_run(run: Path, seed: int = 0) -> Path:
     (run / "config.yaml").write_text(
         "name: fabricated\nseed: 0\nreport:\n  n_boot: 200\n  n_perm: 200\n"
     )
-    (run / "roles.json").write_text(
-        json.dumps(
-            {
-                "teacher": "teacher",
-                "base": "base",
-                "student": ["student_original", "student_length_matched"],
-                "conditions": {
-                    "original": "student_original",
-                    "length_matched": "student_length_matched",
-                },
-                "random_init": {"base": "base__random_init"},
-            }
-        )
+    write_roster(
+        run,
+        ["teacher", "base", "student_original", "student_length_matched", "base__random_init"],
     )
     behaviour = run / "behaviour"
     behaviour.mkdir()

@@ -15,6 +15,7 @@ import pytest
 
 from mimicry.distill.organism import WEIGHTS_DIR
 from mimicry.experiments.report.validity import chance_levels, judge, validity_table, wilson_ci
+from tests.roster import write_roster
 
 ORGANISM = Path(os.environ.get("MIMICRY_ORGANISM_DIR", WEIGHTS_DIR))
 
@@ -91,16 +92,7 @@ def gated_run(tmp_path_factory):
         n_perm=200,
     )
     (run / "config.yaml").write_text("name: gate\nseed: 0\nreport: {n_boot: 200, n_perm: 200}\n")
-    (run / "roles.json").write_text(
-        json.dumps(
-            {
-                "teacher": "teacher",
-                "base": "base",
-                "student": ["student_original", "student_random"],
-                "conditions": {"original": "student_original", "random": "student_random"},
-            }
-        )
-    )
+    write_roster(run, ["teacher", "base", "student_original", "student_random"])
     shutil.rmtree(run / "models")
     build_report(run)
     return run

@@ -91,6 +91,7 @@ def write_card(path: str | Path, metrics: dict) -> None:
         "controls for the number of premises; Fisher-z 95% CIs.",
         rl_table(metrics),
         target_status(metrics),
+        *phase_section(metrics),
         "### Teacher after RL, per task (greedy)",
         metrics_table(metrics["teacher_heldout"]),
         "### Teacher before RL, per task (greedy)",
@@ -172,6 +173,58 @@ LENGTH_WORK_R_TARGET = 0.8
 RL_GAIN_TARGET = 0.3
 BASE_ACCURACY_TARGET = 0.6
 BASE_PARSE_TARGET = 0.95
+
+
+_PHASES = (
+    ("competence", "competence_heldout"),
+    ("warm start (before RL)", "teacher_before_rl_heldout"),
+    ("after RL", "teacher_heldout"),
+)
+
+
+def phase_section(metrics: dict) -> list[str]:
+    """Held-out accuracy per task through the teacher's phases, and which phase lost accuracy.
+
+    The text is computed from the numbers, so the card says what limited the teacher's accuracy
+    whatever a retraining gives.
+    """
+    present = [(label, key) for label, key in _PHASES if metrics.get(key)]
+    if len(present) < 2:
+        return []
+    tasks = [row["task"] for row in metrics[present[-1][1]]]
+    by_phase = {key: {row["task"]: row for row in metrics[key]} for _, key in present}
+    lines = [
+        "| task | " + " | ".join(label for label, _ in present) + " |",
+        "|---|" + "---|" * len(present),
+    ]
+    for task in tasks:
+        cells = []
+        for _, key in present:
+            row = by_phase[key].get(task)
+            cells.append("—" if row is None else f"{row['accuracy']:.3f}")
+        lines.append(f"| {task} | " + " | ".join(cells) + " |")
+    overall = [(label, by_phase[key]["all"]["accuracy"]) for label, key in present]
+    changes = [(overall[i][0], overall[i][1] - overall[i - 1][1]) for i in range(1, len(overall))]
+    worst_phase, worst = min(changes, key=lambda c: c[1])
+    text = (
+        "Accuracy through the phases (greedy, same held-out items): "
+        + " -> ".join(f"{label} {value:.3f}" for label, value in overall)
+        + "."
+    )
+    if worst < 0:
+        key = dict(present)[worst_phase]
+        previous = present[[label for label, _ in present].index(worst_phase) - 1][1]
+        drops = sorted(
+            (by_phase[key][t]["accuracy"] - by_phase[previous][t]["accuracy"], t)
+            for t in tasks
+            if t != "all" and t in by_phase[previous]
+        )
+        text += (
+            f" The largest loss is in the {worst_phase} phase ({worst:+.3f}); by task there: "
+            + ", ".join(f"{t} {d:+.3f}" for d, t in drops)
+            + "."
+        )
+    return ["### Accuracy through the phases: what limits the teacher", text, "\n".join(lines)]
 
 
 def _met(ok: bool) -> str:

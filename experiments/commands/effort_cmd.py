@@ -11,8 +11,7 @@ from typing import Annotated
 import typer
 
 from mimicry.data.errors import InputError
-
-RANDOM_INIT_SUFFIX = "__random_init"
+from mimicry.data.models import read_roster
 
 
 def _fractions(text: str | None) -> tuple[float, ...] | None:
@@ -85,12 +84,8 @@ def model_manifests(run: Path) -> dict[str, dict]:
 def _teacher(run: Path, option: str | None) -> str:
     if option:
         return option
-    roles = run / "roles.json"
-    if roles.is_file():
-        teacher = json.loads(roles.read_text()).get("teacher")
-        if isinstance(teacher, str):
-            return teacher
-    return "teacher"
+    teachers = read_roster(run).with_role("teacher")
+    return teachers[0].name if teachers else "teacher"
 
 
 def effort(
@@ -132,7 +127,8 @@ def effort(
     manifests = model_manifests(run)
     weights = {n: m["source"] for n, m in manifests.items() if m.get("source")}
     weights.update(_pairs(sources, "sources"))
-    available = [n for n in traces if n in weights and not n.endswith(RANDOM_INIT_SUFFIX)]
+    roster = read_roster(run, manifests)
+    available = [n for n in traces if n in weights and not roster.is_random_init(n)]
     chosen = [p.strip() for p in models.split(",") if p.strip()] if models else available
     missing = [m for m in chosen if m not in available]
     if missing:
@@ -167,7 +163,8 @@ def effort(
         model = load_causal_lm(weights[name], dtype=dtype, device=device, **load)
         tokenizer = load_tokenizer(weights[name], **load)
         baseline, random_key = None, None
-        random_source = manifests.get(name + RANDOM_INIT_SUFFIX, {}).get("source")
+        record = roster.baseline_of(name)
+        random_source = manifests.get(record.name, {}).get("source") if record else None
         if random_init and random_source and Path(random_source).exists():
             baseline = (
                 load_causal_lm(random_source, dtype=dtype, device=device, **load),

@@ -95,7 +95,7 @@ def demo_command(
 
 
 def _demo(config, out, retrain_organism, quick, force, run_pipeline) -> bool:
-    extra = {}
+    organism_dir = None
     if retrain_organism:
         from rich.console import Console
 
@@ -112,7 +112,6 @@ def _demo(config, out, retrain_organism, quick, force, run_pipeline) -> bool:
             command="mimicry demo --retrain-organism" + (" --quick" if quick else ""),
             progress=lambda message: console.print(f"  organism: {message}"),
         )
-        extra["organism_dir"] = organism_dir
         if quick:
             console.print(
                 f"quick organism written to {organism_dir}: the quick recipe only smoke-tests the "
@@ -120,7 +119,7 @@ def _demo(config, out, retrain_organism, quick, force, run_pipeline) -> bool:
                 "use --retrain-organism without --quick for a usable organism."
             )
             return False
-    run_pipeline(config, out, force=force, extra=extra)
+    run_pipeline(config, out, force=force, organism_dir=organism_dir)
     return True
 
 

@@ -1,8 +1,9 @@
-"""Model names, roles and sources of a run: who is the teacher, the base, each student.
+"""Model records, roles and sources of a run: who is the teacher, the base, each student.
 
-Names are file-safe and fixed: `teacher`, `base`, `student_<condition>`, and `<model>__random_init`
-for random-init baselines; `RUN/roles.json` records them for the probes' compare stage and the
-report.
+`run_roster` turns the config into typed records (`mimicry.data.models`); `RUN/roles.json` holds
+them for the probes' compare stage, the effort stage and the report. Two roles that load the very
+same model (same folder or hub name, same options) are one model: the later one is `same_as` the
+earlier and shares its traces and activations.
 """
 
 from __future__ import annotations
@@ -15,16 +16,19 @@ from pathlib import Path
 
 from mimicry.data.errors import InputError
 from mimicry.data.fileio import write_json
+from mimicry.data.models import (
+    RANDOM_INIT_SUFFIX,
+    ModelRecord,
+    Roster,
+    random_init_name,
+    student_name,
+)
 from mimicry.experiments.config import ModelSpec, RunConfig
+
+__all__ = ["RANDOM_INIT_SUFFIX", "random_init_name", "student_name"]
 
 ORGANISM_PREFIX = "organism:"
 ORGANISM_ENV = "MIMICRY_ORGANISM_DIR"
-RANDOM_INIT_SUFFIX = "__random_init"
-
-
-def student_name(condition: str) -> str:
-    """The model name of a student: distilled on one ablation set, or published (its key)."""
-    return f"student_{condition}"
 
 
 def distilled_conditions(config: RunConfig) -> list[str]:
@@ -100,31 +104,60 @@ def resolve_source(spec: ModelSpec, organism_dir: Path | None = None) -> str | P
     return path.resolve() if path.exists() else spec.source
 
 
-def roles(config: RunConfig) -> dict:
-    """The roles file: probes read `teacher`/`base`/`student`; the report reads the rest."""
-    conditions = {c: student_name(c) for c in distilled_conditions(config)}
-    conditions |= {key: student_name(key) for key in config.models.students}
-    captured = [n for n, spec in model_specs(config).items() if spec.activations]
-    result = {
-        "teacher": "teacher",
-        "base": "base",
-        "student": [n for n in conditions.values() if n in captured],
-        "conditions": conditions,
-        "random_init": {
-            "teacher": "teacher" + RANDOM_INIT_SUFFIX,
-            "base": "base" + RANDOM_INIT_SUFFIX,
-        },
-    }
-    for role in ("teacher", "base"):  # a model known only by its traces has no activations
-        if role not in captured:
-            del result[role], result["random_init"][role]
-    return result
+def run_roster(config: RunConfig, organism_dir: Path | None = None) -> Roster:
+    """Every model of the run as a record, random-init baselines included.
+
+    A published student or the base that loads exactly what an earlier model loads (same resolved
+    source, same spec) is recorded `same_as` it. Random-init baselines: the teacher's and the
+    base's (when captured); each student shares the base's (same architecture, same texts).
+    """
+    specs = model_specs(config)
+    records: list[ModelRecord] = []
+    seen: dict[str, str] = {}
+
+    def add(name: str, role: str, condition: str | None, spec: ModelSpec) -> None:
+        source = str(resolve_source(spec, organism_dir))
+        identity = json.dumps([source, spec.model_dump(mode="json")], sort_keys=True)
+        same_as = seen.setdefault(identity, name)
+        records.append(
+            ModelRecord(
+                name, role, condition, same_as=None if same_as == name else same_as, source=source
+            )
+        )
+
+    add("teacher", "teacher", None, config.models.teacher)
+    add("base", "base", None, config.models.base)
+    for condition in distilled_conditions(config):  # trained by this run: a folder of its own
+        name = student_name(condition)
+        records.append(ModelRecord(name, "student", condition, source=f"students/{condition}"))
+    for key, spec in config.models.students.items():
+        add(student_name(key), "student", key, spec)
+    if config.capture.random_init_baseline:
+        captured = {r.name: r for r in records if specs[r.name].activations}
+        for record in list(records):
+            if record.name not in captured:
+                continue
+            if record.role == "student" and "base" not in captured:
+                continue
+            parent = record.same_as if record.role != "student" else "base"
+            same_as = random_init_name(parent) if parent and parent != record.name else None
+            records.append(
+                ModelRecord(
+                    random_init_name(record.name),
+                    record.role,
+                    record.condition,
+                    random_init=True,
+                    of=record.name,
+                    same_as=same_as,
+                )
+            )
+    return Roster(records)
 
 
-def write_roles(run_dir: Path, config: RunConfig) -> Path:
-    """Write `RUN/roles.json`."""
+def write_roles(run_dir: Path, config: RunConfig, organism_dir: Path | None = None) -> Path:
+    """Write `RUN/roles.json` (the run's model records)."""
     path = run_dir / "roles.json"
-    write_json(path, roles(config))
+    write_json(path, run_roster(config, organism_dir).to_json())
     return path
 
 
@@ -164,3 +197,12 @@ def link_activations(source_dir: Path, target_dir: Path, name: str) -> None:
     write_json(tmp / "manifest.json", manifest)
     shutil.rmtree(target_dir, ignore_errors=True)
     os.replace(tmp, target_dir)
+
+
+def link_file(source: Path, target: Path) -> None:
+    """Share one finished output file under another name (a hard link, renamed into place)."""
+    tmp = target.with_name(f".{target.name}.tmp-{os.getpid()}")
+    tmp.unlink(missing_ok=True)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    os.link(source, tmp)
+    os.replace(tmp, target)

@@ -68,12 +68,17 @@ class Unit:
 
 @dataclass
 class RunContext:
-    """What every stage builder needs: the run folder, the config and a console for messages."""
+    """What every stage builder needs: the run folder, the config and a console for messages.
+
+    `organism_dir` holds organism weights trained by this call (`mimicry demo
+    --retrain-organism`) in place of the shipped ones; `progress` is the run's one live display.
+    """
 
     run_dir: Path
     config: RunConfig
     console: Console
-    extra: dict[str, Any] = field(default_factory=dict)
+    organism_dir: Path | None = None
+    progress: Any = None
 
 
 StageBuilder = Callable[[RunContext], list[Unit]]
@@ -95,7 +100,7 @@ def run_pipeline(
     force: bool = False,
     only: Sequence[str] | None = None,
     console: Console | None = None,
-    extra: dict[str, Any] | None = None,
+    organism_dir: Path | None = None,
 ) -> list[UnitResult]:
     """Run the configured stages in pipeline order into `run_dir`; return what ran and what was skipped."""
     from mimicry.experiments.pipeline.stages import STAGE_BUILDERS
@@ -113,7 +118,7 @@ def run_pipeline(
     results: list[UnitResult] = []
     with run_lock(run_dir):
         try:
-            _run_locked(config, run_dir, builders, force, only, console, extra, results)
+            _run_locked(config, run_dir, builders, force, only, console, organism_dir, results)
         except InputError:
             if fresh and not any(r.status == "ran" for r in results):
                 # A refused start leaves nothing behind: this call created the folder and
@@ -139,19 +144,19 @@ def check_run_dir(run_dir: Path) -> None:
     check_out_dir(run_dir)
 
 
-def _run_locked(config, run_dir, builders, force, only, console, extra, results) -> None:
+def _run_locked(config, run_dir, builders, force, only, console, organism_dir, results) -> None:
     (run_dir / RUN_MARKER).touch()
     with atomic_file(run_dir / "config.yaml") as tmp:
         tmp.write_text(dump_config(config))
     wanted = [s for s in STAGE_NAMES if s in config.stages and (not only or s in only)]
-    ctx = RunContext(run_dir=run_dir, config=config, console=console, extra=dict(extra or {}))
+    ctx = RunContext(run_dir=run_dir, config=config, console=console, organism_dir=organism_dir)
     fail = _parse_fail_env()
     claimed: dict[Path, str] = {}
     started = time.perf_counter()
     console.rule(f"[bold]mimicry run[/] {config.name} -> {run_dir}")
     with _threads(config.threads), _progress(console) as progress:
         overall = progress.add_task("stages", total=len(wanted))
-        ctx.extra["progress"] = progress
+        ctx.progress = progress
         for index, stage in enumerate(wanted, start=1):
             progress.update(overall, description=f"stage {stage}")
             units = builders[stage](ctx)
@@ -239,7 +244,7 @@ def _run_unit(
         for path in unit.outputs:
             _remove(Path(path))
     shutil.rmtree(stamp_dir, ignore_errors=True)
-    progress = ctx.extra.get("progress")
+    progress = ctx.progress
     task = progress.add_task(f"{stage}: {unit.name}", total=None) if progress else None
     step = _step_callback(ctx.console, stage, fail, progress, task)
     start = time.perf_counter()

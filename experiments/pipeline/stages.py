@@ -11,14 +11,16 @@ from pathlib import Path
 
 from mimicry.data.errors import InputError
 from mimicry.data.fileio import model_fingerprint
+from mimicry.data.models import Roster
 from mimicry.experiments.pipeline.models import (
-    RANDOM_INIT_SUFFIX,
     distilled_conditions,
     link_activations,
+    link_file,
     make_random_init,
     model_specs,
     prompt_options,
     resolve_source,
+    run_roster,
     student_name,
     write_roles,
 )
@@ -26,17 +28,22 @@ from mimicry.experiments.pipeline.runner import RunContext, Unit
 
 
 def _source(ctx: RunContext, role: str) -> str | Path:
-    return resolve_source(getattr(ctx.config.models, role), ctx.extra.get("organism_dir"))
+    return resolve_source(getattr(ctx.config.models, role), ctx.organism_dir)
+
+
+def _roster(ctx: RunContext) -> Roster:
+    return run_roster(ctx.config, ctx.organism_dir)
 
 
 def _spec(ctx: RunContext, model: str):
     """The ModelSpec whose loading options apply to `model` (distilled students: the base's)."""
-    return model_specs(ctx.config)[model.removesuffix(RANDOM_INIT_SUFFIX)]
+    record = _roster(ctx)[model]
+    return model_specs(ctx.config)[record.of or record.name]
 
 
 def model_sources(ctx: RunContext) -> dict[str, str | Path]:
     """Every model of the run that has traces, by name."""
-    organism_dir = ctx.extra.get("organism_dir")
+    organism_dir = ctx.organism_dir
     sources = {"teacher": _source(ctx, "teacher"), "base": _source(ctx, "base")}
     for condition in distilled_conditions(ctx.config):
         sources[student_name(condition)] = ctx.run_dir / "students" / condition
@@ -91,6 +98,9 @@ def _generate_unit(ctx: RunContext, name: str, source, items: Path, out: Path) -
     spec = _spec(ctx, name)
     if spec.traces is not None:
         return _copy_traces_unit(ctx, name, spec.traces, items, out)
+    same_as = _roster(ctx)[name].same_as
+    if same_as is not None:  # the very same model: its traces, generated once
+        return _copy_traces_unit(ctx, name, out.with_name(f"{same_as}.jsonl"), items, out)
     prompting = prompt_options(spec).generate
 
     def run(step) -> None:
@@ -313,7 +323,8 @@ def behaviour_stage(ctx: RunContext) -> list[Unit]:
             "no trace files; run the generate stage first", file=ctx.run_dir / "traces"
         )
     traces = [trace_path(ctx, m) for m in models]
-    pairs = [f"{m}=base" for m in models if m.startswith("student_") and "base" in models]
+    students = [r.name for r in _roster(ctx).students()]
+    pairs = [f"{m}=base" for m in models if m in students and "base" in models]
     options = ctx.config.behaviour
     out = ctx.run_dir / "behaviour"
 
@@ -403,53 +414,61 @@ def _capture_unit(ctx: RunContext, name: str, source, spec) -> Unit:
     )
 
 
+def _shared_unit(ctx: RunContext, name: str, shared_name: str, entropy: bool) -> Unit:
+    """A model that shares another one's capture (hard links, manifest renamed)."""
+    root = ctx.run_dir / "activations"
+    shared, target = root / shared_name, root / name
+    outputs = [target / "manifest.json"]
+    entropy_from = ctx.run_dir / "entropy" / f"{shared_name}.csv"
+    entropy_to = ctx.run_dir / "entropy" / f"{name}.csv"
+    if entropy:
+        outputs.append(entropy_to)
+
+    def run(step) -> None:
+        link_activations(shared, target, name)
+        if entropy and entropy_from.is_file():
+            link_file(entropy_from, entropy_to)
+
+    return Unit(name, [shared], outputs, run, requires=[shared / "manifest.json"])
+
+
 def capture_stage(ctx: RunContext) -> list[Unit]:
     sources = model_sources(ctx)
-    captured = [name for name in sources if _spec(ctx, name).activations]
-    units = [_capture_unit(ctx, name, sources[name], _spec(ctx, name)) for name in captured]
-    if not ctx.config.capture.random_init_baseline:
-        return units
-    for role in ("teacher", "base"):
-        if role not in captured:
+    roster = _roster(ctx)
+    entropy = ctx.config.capture.entropy
+    units = []
+    for record in roster:
+        spec = _spec(ctx, record.name)
+        if not spec.activations:
             continue
-        name = role + RANDOM_INIT_SUFFIX
-        folder = ctx.run_dir / "models" / name
-        # a random-init copy is a local folder: NDIF cannot run it, this machine can
-        spec = getattr(ctx.config.models, role)
-        if spec.remote == "ndif":
-            spec = spec.model_copy(update={"remote": "no"})
-        unit = _capture_unit(ctx, name, folder, spec)
-        capture_run = unit.run
-
-        def run(step, capture_run=capture_run, folder=folder, role=role, spec=spec) -> None:
-            make_random_init(
-                sources[role],
-                folder,
-                seed=ctx.config.seed,
-                trust_remote_code=spec.trust_remote_code,
-            )
-            capture_run(step)
-
-        unit.inputs = [model_fingerprint(sources[role]), *unit.inputs[1:], ctx.config.seed]
-        unit.run = run
-        units.append(unit)
-    students = [n for n in captured if n.startswith("student_")]
-    for student in students if "base" in captured else ():
-        name = student + RANDOM_INIT_SUFFIX
-        shared = ctx.run_dir / "activations" / ("base" + RANDOM_INIT_SUFFIX)
-        target = ctx.run_dir / "activations" / name
-        units.append(
-            Unit(
-                name,
-                [shared],
-                [target / "manifest.json"],
-                lambda step, shared=shared, target=target, name=name: link_activations(
-                    shared, target, name
-                ),
-                requires=[shared / "manifest.json"],
-            )
-        )
+        if record.same_as is not None:  # random-init copies share residuals only, as before
+            shares_entropy = entropy and not record.random_init
+            units.append(_shared_unit(ctx, record.name, record.same_as, shares_entropy))
+        elif not record.random_init:
+            units.append(_capture_unit(ctx, record.name, sources[record.name], spec))
+        else:
+            units.append(_random_init_unit(ctx, record.name, record.of, sources[record.of], spec))
     return units
+
+
+def _random_init_unit(ctx: RunContext, name: str, of: str, source, spec) -> Unit:
+    """A random-init copy of `of`'s architecture (same config and tokenizer), then its capture."""
+    folder = ctx.run_dir / "models" / name
+    # a random-init copy is a local folder: NDIF cannot run it, this machine can
+    if spec.remote == "ndif":
+        spec = spec.model_copy(update={"remote": "no"})
+    unit = _capture_unit(ctx, name, folder, spec)
+    capture_run = unit.run
+
+    def run(step) -> None:
+        make_random_init(
+            source, folder, seed=ctx.config.seed, trust_remote_code=spec.trust_remote_code
+        )
+        capture_run(step)
+
+    unit.inputs = [model_fingerprint(source), *unit.inputs[1:], ctx.config.seed]
+    unit.run = run
+    return unit
 
 
 # --- probes, comparison, steering -------------------------------------------------------------
@@ -467,7 +486,7 @@ def single_blas_thread():
 def probe_stage(ctx: RunContext) -> list[Unit]:
     options = ctx.config.probe
     items = ctx.run_dir / "items.csv"
-    roles_path = write_roles(ctx.run_dir, ctx.config)
+    roles_path = write_roles(ctx.run_dir, ctx.config, ctx.organism_dir)
     out = ctx.run_dir / "probes"
 
     def run(step) -> None:
@@ -659,7 +678,7 @@ def steer_stage(ctx: RunContext) -> list[Unit]:
 
 def report_stage(ctx: RunContext) -> list[Unit]:
     run_dir = ctx.run_dir
-    write_roles(run_dir, ctx.config)
+    write_roles(run_dir, ctx.config, ctx.organism_dir)
     inputs = [
         run_dir / "config.yaml",
         run_dir / "roles.json",

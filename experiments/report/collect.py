@@ -13,6 +13,7 @@ from pathlib import Path
 import pandas as pd
 
 from mimicry.data.errors import InputError
+from mimicry.data.models import Roster, read_roster
 
 EXCLUSION_COLUMNS = ["source", "stage", "model", "task", "reason", "n", "example"]
 
@@ -35,7 +36,7 @@ class RunTables:
     exclusions: pd.DataFrame = field(
         default_factory=lambda: pd.DataFrame(columns=EXCLUSION_COLUMNS)
     )
-    roles: dict = field(default_factory=dict)
+    roster: Roster = field(default_factory=lambda: Roster([]))
     config_text: str = ""
     ablation_checks: dict[str, dict] = field(default_factory=dict)
     training_logs: dict[str, pd.DataFrame] = field(default_factory=dict)
@@ -134,8 +135,6 @@ def collect(run_dir: str | Path) -> RunTables:
         setattr(tables, name, _csv(run_dir / "probes" / f"{name}.csv"))
     tables.entropy_files = {p.stem: p for p in sorted((run_dir / "entropy").glob("*.csv"))}
     tables.exclusions = collect_exclusions(run_dir)
-    roles = run_dir / "roles.json"
-    tables.roles = json.loads(roles.read_text()) if roles.is_file() else {}
     config = run_dir / "config.yaml"
     tables.config_text = config.read_text() if config.is_file() else ""
     for check in sorted((run_dir / "ablations").glob("*/check.json")):
@@ -148,4 +147,16 @@ def collect(run_dir: str | Path) -> RunTables:
     tables.traces = _traces(run_dir)
     tables.predictions = _csv(run_dir / "probes" / "predictions.csv")
     tables.dropped_features = _csv(run_dir / "data" / "dropped_features.csv")
+    tables.roster = read_roster(run_dir, _models_on_disk(tables))
     return tables
+
+
+def _models_on_disk(tables: RunTables) -> list[str]:
+    """Every model name the run's files mention (traces, activations, entropy, tables)."""
+    names = dict.fromkeys(tables.entropy_files)
+    for path in sorted((tables.run_dir / "activations").glob("*/manifest.json")):
+        names[path.parent.name] = None
+    for frame in (tables.trace_summary, tables.alignment, tables.probes):
+        if frame is not None and "model" in frame:
+            names.update(dict.fromkeys(frame["model"].astype(str)))
+    return list(names)

@@ -11,9 +11,17 @@ from pathlib import Path
 
 import pandas as pd
 
+from mimicry.data.models import Roster, random_init_name
 from mimicry.experiments.report import figures
 from mimicry.experiments.report.formatting import num, with_ci
-from mimicry.experiments.report.sections import Figure, Section, conditions_of, role_of
+from mimicry.experiments.report.sections import (
+    Figure,
+    Section,
+    base_of,
+    conditions_of,
+    role_of,
+    teacher_of,
+)
 
 TARGET_TEXT = {
     "remaining": "reasoning tokens remaining until the think close",
@@ -33,21 +41,22 @@ def _read(run_dir: Path, name: str) -> pd.DataFrame | None:
         return None
 
 
-def _expected_models(roles: dict) -> list[tuple[str, str]]:
+def _expected_models(roster: Roster) -> list[tuple[str, str]]:
     """(role, model) the run declares: teacher, base and each student."""
-    expected = [("teacher", roles.get("teacher", "teacher")), ("base", roles.get("base", "base"))]
-    expected += [(f"student ({c})", m) for c, m in conditions_of(roles).items()]
+    expected = [("teacher", teacher_of(roster)), ("base", base_of(roster))]
+    expected += [(f"student ({c})", m) for c, m in conditions_of(roster).items()]
     return expected
 
 
-def _presence(table: pd.DataFrame, roles: dict) -> pd.DataFrame:
+def _presence(table: pd.DataFrame, roster: Roster) -> pd.DataFrame:
     read = {
         (m, r) for m, r in table[["model", "reading"]].drop_duplicates().itertuples(index=False)
     }
-    names = [m for _, m in _expected_models(roles)]
-    extra = [m for m in sorted(set(table["model"]), key=figures.model_order) if m not in names]
+    names = [m for _, m in _expected_models(roster)]
+    order = figures.Palette(roster=roster).sort_key
+    extra = [m for m in sorted(set(table["model"]), key=order) if m not in names]
     rows = []
-    for role, model in [*_expected_models(roles), *((role_of(m, roles), m) for m in extra)]:
+    for role, model in [*_expected_models(roster), *((role_of(m, roster), m) for m in extra)]:
         rows.append(
             {
                 "role": role,
@@ -61,13 +70,15 @@ def _presence(table: pd.DataFrame, roles: dict) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def _best_rows(table: pd.DataFrame, compare: pd.DataFrame | None, target: str) -> pd.DataFrame:
+def _best_rows(
+    table: pd.DataFrame, compare: pd.DataFrame | None, target: str, order
+) -> pd.DataFrame:
     acts = table[(table.feature_set == "activations") & (table.target == target)]
     if acts.empty or not acts["score"].notna().any():
         return pd.DataFrame()
     best = acts.loc[acts.dropna(subset=["score"]).groupby(["model", "reading"])["score"].idxmax()]
     rows = []
-    for row in best.sort_values("model", key=lambda c: c.map(figures.model_order)).itertuples():
+    for row in best.sort_values("model", key=lambda c: c.map(order)).itertuples():
         same = table[
             (table.model == row.model) & (table.reading == row.reading) & (table.target == target)
         ]
@@ -101,13 +112,13 @@ def _best_rows(table: pd.DataFrame, compare: pd.DataFrame | None, target: str) -
     return pd.DataFrame(rows)
 
 
-def _statements(compare: pd.DataFrame | None, teacher: str) -> list[str]:
+def _statements(compare: pd.DataFrame | None, teacher: str, order) -> list[str]:
     """One sentence per model and reading for the remaining-effort target, whatever the sign."""
     if compare is None or compare.empty:
         return [f"No comparison with the teacher ({teacher}) could be made: it was not read."]
     lines = []
     part = compare[compare.target == "remaining"]
-    for row in part.sort_values("model", key=lambda c: c.map(figures.model_order)).itertuples():
+    for row in part.sort_values("model", key=lambda c: c.map(order)).itertuples():
         if pd.isna(row.diff):
             verdict = "could not be compared (too few shared items)"
         elif pd.isna(row.ci_low) or row.ci_low <= 0 <= row.ci_high:
@@ -136,8 +147,9 @@ def effort_section(tables, colours: dict) -> Section:
         )
         return section
     bins, compare = _read(run_dir, "effort_bins.csv"), _read(run_dir, "effort_compare.csv")
-    roles = tables.roles or {}
-    teacher = roles.get("teacher", "teacher")
+    roster = tables.roster
+    teacher = teacher_of(roster)
+    order = figures.Palette(roster=roster).sort_key
     section.paragraphs.append(
         "Each model's residual stream is read at positions along a reasoning trace (offset 0 is "
         "the think-open token, the last offset the last reasoning token) on the teacher's traces "
@@ -150,10 +162,10 @@ def effort_section(tables, colours: dict) -> Section:
         "each model's own best layer (best layers are chosen on the same data, so each R² is "
         "optimistic by the same selection)."
     )
-    section.tables.append(("Models of the run and the readings present.", _presence(table, roles)))
-    section.paragraphs += _statements(compare, teacher)
+    section.tables.append(("Models of the run and the readings present.", _presence(table, roster)))
+    section.paragraphs += _statements(compare, teacher, order)
     for target in [t for t in TARGET_TEXT if t in set(table["target"])]:
-        best = _best_rows(table, compare, target)
+        best = _best_rows(table, compare, target, order)
         if len(best):
             section.tables.append(
                 (f"Best layer for {TARGET_TEXT[target]}, per model and reading.", best)
@@ -163,7 +175,7 @@ def effort_section(tables, colours: dict) -> Section:
         ]
         curves = curves.assign(
             model=curves["model"].where(
-                curves.feature_set == "activations", curves["model"] + "__random_init"
+                curves.feature_set == "activations", curves["model"].map(random_init_name)
             )
         )
         surface = table[(table.target == target) & (table.feature_set == "surface")]

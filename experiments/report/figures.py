@@ -11,6 +11,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
+from mimicry.data.models import Roster  # noqa: E402
+
 STYLE = {
     "font.family": "serif",
     "font.size": 8,
@@ -30,14 +32,28 @@ STUDENT_COLOURS = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E
 
 
 class Palette(dict):
-    """Model -> colour, plus the legend label of each model (a ✗ marks a failed validity gate)."""
+    """Model -> colour, the legend label of each model (a ✗ marks a failed validity gate), and the
+    report's model order, all from the run's model records."""
 
-    def __init__(self, *args, **kwargs):
+    def __init__(self, *args, roster: Roster | None = None, **kwargs):
         super().__init__(*args, **kwargs)
         self.labels: dict[str, str] = {}
+        self.roster = roster if roster is not None else Roster([])
 
     def label(self, model) -> str:
         return self.labels.get(str(model), str(model))
+
+    def is_baseline(self, model) -> bool:
+        """A random-init baseline: drawn dashed, light grey, after the trained models."""
+        return self.roster.is_random_init(str(model))
+
+    def sort_key(self, model) -> tuple[int, int, str]:
+        """Teacher, base, students (in run order), random-init baselines, then anything else."""
+        record = self.roster.get(str(model))
+        if record is None:
+            return (4, 0, str(model))
+        rank = 3 if record.random_init else {"teacher": 0, "base": 1}.get(record.role, 2)
+        return (rank, self.roster.names.index(record.name), str(model))
 
 
 def legend_label(colours: dict, model) -> str:
@@ -45,27 +61,26 @@ def legend_label(colours: dict, model) -> str:
     return colours.label(model) if isinstance(colours, Palette) else str(model)
 
 
-def model_colours(models: list[str]) -> Palette:
+def model_colours(models: list[str], roster: Roster) -> Palette:
     """Teacher black, base grey, students from the Okabe-Ito palette, random-init light grey."""
-    colours = Palette()
+    colours = Palette(roster=roster)
     students = iter(STUDENT_COLOURS * 4)
-    for model in sorted(models, key=model_order):
-        if model.endswith("__random_init"):
+    for model in sorted(models, key=colours.sort_key):
+        record = roster.get(model)
+        if record is not None and record.random_init:
             colours[model] = "#B0B0B0"
-        elif model == "teacher":
+        elif record is not None and record.role == "teacher":
             colours[model] = "#000000"
-        elif model == "base":
+        elif record is not None and record.role == "base":
             colours[model] = "#7F7F7F"
         else:
             colours[model] = next(students)
     return colours
 
 
-def model_order(model: str) -> tuple[int, str]:
-    """Sort key: teacher, base, students, random-init baselines."""
-    if model.endswith("__random_init"):
-        return (3, model)
-    return ({"teacher": 0, "base": 1}.get(model, 2), model)
+def sort_key(colours: dict):
+    """The model sort key of a Palette (plain dicts: by name)."""
+    return colours.sort_key if isinstance(colours, Palette) else str
 
 
 def _png(fig) -> bytes:
@@ -105,7 +120,7 @@ def forest(
         return _png(plt.figure(figsize=(3, 0.5)))
     with plt.rc_context(STYLE):
         panels = sorted(table[panel].unique(), key=str)
-        rows = sorted(table[row].unique(), key=model_order)
+        rows = sorted(table[row].unique(), key=sort_key(colours))
         fig, axes = _panels(len(panels), width=2.4, height=0.35 * len(rows) + 0.9)
         for ax, name in zip(axes, panels, strict=True):
             sub = table[table[panel] == name].set_index(row)
@@ -153,10 +168,10 @@ def depth_curves(
         fig, axes = _panels(len(panels))
         for ax, name in zip(axes, panels, strict=True):
             sub = table[table[panel] == name]
-            for model in sorted(sub[line].unique(), key=model_order):
+            for model in sorted(sub[line].unique(), key=sort_key(colours)):
                 part = sub[sub[line] == model].sort_values(x)
                 colour = colours.get(model, "#333333")
-                style = "--" if str(model).endswith("__random_init") else "-"
+                style = "--" if isinstance(colours, Palette) and colours.is_baseline(model) else "-"
                 ax.plot(
                     part[x],
                     part[y],
@@ -205,7 +220,7 @@ def grouped_bars(
     """One panel per metric (column, title, ci_low, ci_high), one bar per `group` value with CI."""
     with plt.rc_context(STYLE):
         fig, axes = _panels(len(metrics), width=2.4, height=2.6, sharey=False)
-        names = sorted(table[group].unique(), key=model_order)
+        names = sorted(table[group].unique(), key=sort_key(colours))
         for ax, (column, title, low, high) in zip(axes, metrics, strict=True):
             sub = table.set_index(group).reindex(names)
             values = sub[column].to_numpy(dtype=float)

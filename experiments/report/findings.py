@@ -178,9 +178,7 @@ def strongest_entropy_layers(entropy: pd.DataFrame) -> pd.DataFrame:
 
 def gate_sentence(verdicts: dict[str, Verdict]) -> str:
     """One line naming the models left out of every finding, with their reasons."""
-    failed = [
-        v for v in verdicts.values() if not v.interpretable and "__random_init" not in v.model
-    ]
+    failed = [v for v in verdicts.values() if not v.interpretable]
     if not failed:
         return "Every model passed the validity gate; all are interpreted below."
     return (

@@ -14,7 +14,7 @@ from mimicry.experiments.report import findings as f
 from mimicry.experiments.report.collect import RunTables
 from mimicry.experiments.report.entropy import difficulty_table
 from mimicry.experiments.report.formatting import num, with_ci
-from mimicry.experiments.report.sections import Section, conditions_of
+from mimicry.experiments.report.sections import Section, base_of, conditions_of, teacher_of
 from mimicry.experiments.report.validity import RULE, Verdict, validity_table, verdicts
 
 FAIL_MARK = " ✗"
@@ -112,9 +112,8 @@ def findings_section(
     section = Section("findings", "Findings (generated from the tables)")
     report = config.get("report", {})
     n_boot, seed = int(report.get("n_boot", 1000)), int(config.get("seed", 0))
-    roles = tables.roles
-    teacher, base = roles.get("teacher", "teacher"), roles.get("base", "base")
-    students = list(conditions_of(roles).values())
+    teacher, base = teacher_of(tables.roster), base_of(tables.roster)
+    students = list(conditions_of(tables.roster).values())
     section.paragraphs.append(f.gate_sentence(found))
     good = [m for m in (teacher, base, *students) if ok(m, found)]
     # behaviour
@@ -246,7 +245,7 @@ def _entropy_text(tables, found, entropy, good, teacher, n_boot, seed) -> str:
 
 
 def _ablation_text(tables: RunTables, found: dict[str, Verdict]) -> str:
-    students = conditions_of(tables.roles)
+    students = conditions_of(tables.roster)
     a, b = students.get("original"), students.get("format_fixed_content_varied")
     if a is None or b is None:
         return "(c) Format-fixed / content-varied vs original: not both students are in this run."
@@ -276,12 +275,12 @@ def _ablation_text(tables: RunTables, found: dict[str, Verdict]) -> str:
 
 def manipulation_section(tables: RunTables, found: dict[str, Verdict]) -> Section:
     section = Section("manipulation", "Manipulation checks: did each ablation do what it says")
-    students = conditions_of(tables.roles)
+    students = conditions_of(tables.roster)
     if not students:
         section.paragraphs.append("No distilled students in this run.")
         return section
     summary = tables.summary.set_index("model") if tables.summary is not None else None
-    teacher = tables.roles.get("teacher", "teacher")
+    teacher = teacher_of(tables.roster)
     rows = []
     for condition, model in students.items():
         check = tables.ablation_checks.get(condition)

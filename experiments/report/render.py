@@ -101,7 +101,7 @@ def build_report(run_dir: str | Path, *, versions: dict[str, str] | None = None)
     run_dir = tables.run_dir
     config = yaml.safe_load(tables.config_text) if tables.config_text else {}
     config = config or {}
-    colours = figures.model_colours(sections.all_models(tables))
+    colours = figures.model_colours(sections.all_models(tables), tables.roster)
     validity, found = gate_sections.gate(tables)
     colours.labels = {m: gate_sections.mark(m, found, figure=True) for m in colours}
     own = Exclusions()

@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 
 from mimicry.data.exclusions import Exclusions
+from mimicry.data.models import Roster, random_init_name
 from mimicry.experiments.report import figures
 from mimicry.experiments.report.collect import RunTables
 from mimicry.experiments.report.entropy import entropy_vs_difficulty
@@ -43,27 +44,29 @@ def all_models(tables: RunTables) -> list[str]:
     for frame in (tables.alignment, tables.probes, tables.trace_summary):
         if frame is not None and "model" in frame:
             names |= set(frame["model"].astype(str))
-    return sorted(names, key=figures.model_order)
+    return sorted(names, key=figures.Palette(roster=tables.roster).sort_key)
 
 
-def role_of(model: str, roles: dict) -> str:
-    """'teacher', 'base', 'student (<condition>)' or 'random-init baseline'."""
-    if model.endswith("__random_init"):
-        return "random-init baseline"
-    if model == roles.get("teacher", "teacher"):
-        return "teacher"
-    if model == roles.get("base", "base"):
-        return "base (before distillation)"
-    for condition, name in conditions_of(roles).items():
-        if name == model:
-            return f"student ({condition})"
-    return "model"
+def role_of(model: str, roster: Roster) -> str:
+    """'teacher', 'base (before distillation)', 'student (<condition>)' or 'random-init X'."""
+    return roster.label(model)
 
 
-def conditions_of(roles: dict) -> dict[str, str]:
-    """Ablation condition -> student model name, from roles.json."""
-    found = roles.get("conditions") or roles.get("students") or {}
-    return found if isinstance(found, dict) else {name: name for name in found}
+def conditions_of(roster: Roster) -> dict[str, str]:
+    """Student condition -> student model name, from the run's model records."""
+    return roster.conditions()
+
+
+def teacher_of(roster: Roster) -> str:
+    """The teacher's model name (`teacher` when the run has no record of one)."""
+    found = roster.with_role("teacher")
+    return found[0].name if found else "teacher"
+
+
+def base_of(roster: Roster) -> str:
+    """The base's model name (`base` when the run has no record of one)."""
+    found = roster.with_role("base")
+    return found[0].name if found else "base"
 
 
 def overview(tables: RunTables, colours: dict) -> Section:
@@ -75,7 +78,7 @@ def overview(tables: RunTables, colours: dict) -> Section:
         rows.append(
             {
                 "model": model,
-                "role": role_of(model, tables.roles),
+                "role": role_of(model, tables.roster),
                 "traces (items × samples)": "–" if info is None else int(info["samples"]),
                 "accuracy": "–" if info is None else num(info["accuracy"]),
                 "mean reasoning tokens": "–"
@@ -84,6 +87,7 @@ def overview(tables: RunTables, colours: dict) -> Section:
             }
         )
     section.tables.append(("Models and their roles.", pd.DataFrame(rows)))
+    section.paragraphs += tables.roster.restricted(all_models(tables)).same_model_notes()
     if tables.items is not None:
         items = tables.items
         per_task = items.groupby("task").agg(
@@ -140,11 +144,12 @@ def behaviour(tables: RunTables, colours: dict) -> Section:
                         ),
                         "p(correct-only)": s["correct_only_p"].map(p_value),
                     }
-                ).sort_values("model", key=lambda c: c.map(figures.model_order)),
+                ).sort_values("model", key=lambda c: c.map(figures.sort_key(colours))),
             )
         )
     a = tables.alignment.sort_values(
-        ["task", "model"], key=lambda c: c.map(figures.model_order) if c.name == "model" else c
+        ["task", "model"],
+        key=lambda c: c.map(figures.sort_key(colours)) if c.name == "model" else c,
     )
     section.tables.append(
         (
@@ -239,7 +244,9 @@ def _one_metric(frame: pd.DataFrame) -> pd.DataFrame:
     return pd.concat(keep) if keep else frame
 
 
-def _probe_frames(probes: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+def _probe_frames(
+    probes: pd.DataFrame, roster: Roster
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """Split probes.csv into per-layer activation curves, random-init curves and surface baselines.
 
     Random-init rows are relabelled `<model>__random_init`; students share the base's random
@@ -251,8 +258,8 @@ def _probe_frames(probes: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame, pd.
     )
     layered = probes[(feature_set == "activations") & (probes["layer"] >= 0)].copy()
     random = probes[feature_set == "random_init"].copy()
-    random = random[random["model"].isin(["teacher", "base"])]
-    random["model"] = random["model"].astype(str) + "__random_init"
+    random = random[random["model"].isin([teacher_of(roster), base_of(roster)])]
+    random["model"] = random["model"].astype(str).map(random_init_name)
     return layered, random, probes[feature_set == "surface"].copy()
 
 
@@ -269,7 +276,7 @@ def probes_section(tables: RunTables, colours: dict) -> Section:
         "task); selectivity = score − control. Dash-dot red: a probe on surface features only "
         "(per position, mean over models). Layer 0 is the embedding."
     )
-    layered, random, surface = _probe_frames(tables.probes)
+    layered, random, surface = _probe_frames(tables.probes, tables.roster)
     for target in sorted(layered["target"].unique()):
         sub = pd.concat([layered[layered["target"] == target], random[random["target"] == target]])
         metric = str(sub["metric"].iloc[0]) if "metric" in sub else "score"
@@ -303,7 +310,7 @@ def probes_section(tables: RunTables, colours: dict) -> Section:
         .first()
         .sort_values(
             ["target", "model"],
-            key=lambda c: c.map(figures.model_order) if c.name == "model" else c,
+            key=lambda c: c.map(figures.sort_key(colours)) if c.name == "model" else c,
         )
     )
     section.tables.append(
@@ -397,7 +404,7 @@ def entropy_section(
     )
     main = main.sort_values(
         ["region", "model", "layer"],
-        key=lambda c: c.map(figures.model_order) if c.name == "model" else c,
+        key=lambda c: c.map(figures.sort_key(colours)) if c.name == "model" else c,
     )
     section.tables.append(
         (
@@ -506,7 +513,7 @@ def ablation_section(tables: RunTables, colours: dict, entropy: pd.DataFrame | N
     section = Section(
         "ablation", "Ablation comparison: students distilled under each trace ablation"
     )
-    students = conditions_of(tables.roles)
+    students = conditions_of(tables.roster)
     if not students:
         section.paragraphs.append("No distilled students in this run.")
         return section
@@ -517,8 +524,8 @@ def ablation_section(tables: RunTables, colours: dict, entropy: pd.DataFrame | N
         "length is decoupled from difficulty (length-matched)."
     )
     names = [
-        tables.roles.get("teacher", "teacher"),
-        tables.roles.get("base", "base"),
+        teacher_of(tables.roster),
+        base_of(tables.roster),
         *students.values(),
     ]
     condition_of = {v: k for k, v in students.items()}
@@ -529,7 +536,7 @@ def ablation_section(tables: RunTables, colours: dict, entropy: pd.DataFrame | N
     for model in names:
         row: dict = {
             "model": model,
-            "condition": condition_of.get(model, role_of(model, tables.roles)),
+            "condition": condition_of.get(model, role_of(model, tables.roster)),
         }
         if summary is not None and model in summary.index:
             s = summary.loc[model]

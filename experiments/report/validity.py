@@ -136,12 +136,3 @@ def verdicts(table: pd.DataFrame) -> dict[str, Verdict]:
         str(r["model"]): Verdict(str(r["model"]), bool(r["interpretable"]), str(r["reason"]))
         for r in overall.to_dict("records")
     }
-
-
-def random_init_verdicts(models: list[str], found: dict[str, Verdict]) -> dict[str, Verdict]:
-    """Random-init baselines are controls, not subjects: they are never interpreted, only shown."""
-    out = dict(found)
-    for model in models:
-        if model.endswith("__random_init"):
-            out[model] = Verdict(model, False, "random-init baseline (a control, not a subject)")
-    return out

@@ -16,6 +16,7 @@ import pandas as pd
 
 from mimicry.data.exclusions import Exclusions
 from mimicry.data.fileio import atomic_file
+from mimicry.data.models import random_init_name
 from mimicry.probes.capture.along import AlongOptions, capture_along, parsed_reasoning
 from mimicry.probes.probing.effort import (
     BIN_COLUMNS,
@@ -28,7 +29,6 @@ from mimicry.probes.probing.effort_curves import COMPARE_COLUMNS, compare_to_tea
 from mimicry.probes.probing.effort_fit import STAGE
 
 READINGS = ("teacher_traces", "own_traces")
-RANDOM_INIT_SUFFIX = "__random_init"
 
 
 @dataclass
@@ -111,8 +111,8 @@ def effort_model(
                 *random_init,
                 items,
                 reasoning,
-                work_dir / "activations" / (name + RANDOM_INIT_SUFFIX) / reading,
-                name=name + RANDOM_INIT_SUFFIX,
+                work_dir / "activations" / random_init_name(name) / reading,
+                name=random_init_name(name),
                 options=options,
                 model_key=random_key,
                 exclusions=Exclusions(),  # same texts: its exclusions repeat the model's

@@ -20,10 +20,10 @@ from mimicry.probes.directions import difficulty_directions, save_directions
 from mimicry.probes.probing.cv import nested_splits
 from mimicry.probes.probing.probe import ProbeConfig, run_probe
 from mimicry.probes.probing.run_reader import (
-    RANDOM_INIT_SUFFIX,
     base_models,
     check_surface_features,
     discover_models,
+    random_init_baseline,
     read_item_table,
     read_run_traces,
     surface_columns,
@@ -118,8 +118,8 @@ def _aligned(items: pd.DataFrame, item_ids: list[str]) -> pd.DataFrame:
     return items.set_index("item_id", drop=False).loc[item_ids].reset_index(drop=True)
 
 
-def _random_init_resid(models, name, position, item_ids):
-    baseline = models.get(name + RANDOM_INIT_SUFFIX)
+def _random_init_resid(run, models, name, position, item_ids):
+    baseline = random_init_baseline(run, models, name)
     if baseline is None or position not in baseline.positions:
         return None
     resid = baseline.load(position)
@@ -159,7 +159,7 @@ def run_probes(
     items = read_item_table(items_path)
     check_surface_features(items, items_path)
     all_models = discover_models(run, items)
-    names = base_models(all_models)
+    names = base_models(run, all_models)
     if models:
         missing = [m for m in models if m not in names]
         if missing:
@@ -169,7 +169,7 @@ def run_probes(
         names = list(models)
     exclusions = Exclusions()
     traces = read_run_traces(run, items["item_id"].tolist(), exclusions)
-    roles_map = load_roles(run, roles)
+    roles_map = load_roles(run, roles, names)
     pairs = model_pairs(names, roles_map)
     all_positions = sorted({p for n in names for p in all_models[n].positions})
     chosen_positions = positions or all_positions
@@ -208,7 +208,7 @@ def run_probes(
                     save_directions(out / "directions" / name / f"{position}.safetensors", found)
                 ledger = exclusions if position == chosen_positions[0] else Exclusions()
                 model_targets = build_targets(aligned, traces, name, requested, ledger)
-                random_resid = _random_init_resid(all_models, name, position, acts.item_ids)
+                random_resid = _random_init_resid(run, all_models, name, position, acts.item_ids)
                 surface = surface_matrix(aligned)
                 for target in model_targets.values():
                     target_rows, target_predictions = _probe_target(

@@ -16,8 +16,9 @@ import numpy as np
 import pandas as pd
 
 from mimicry.data.errors import InputError
+from mimicry.data.items import read_items
+from mimicry.data.models import read_roster
 
-RANDOM_INIT_SUFFIX = "__random_init"
 TENSOR_NAME = "resid"
 
 
@@ -26,27 +27,7 @@ def read_item_table(path: str | Path) -> pd.DataFrame:
     path = Path(path)
     if not path.is_file():
         raise InputError("item table not found", file=path)
-    try:
-        from mimicry.data.items import read_items
-    except ImportError:  # data.items not merged yet: minimal reader with the same guarantees
-        return _read_items_minimal(path)
     return read_items(path)
-
-
-def _read_items_minimal(path: Path) -> pd.DataFrame:
-    frame = pd.read_json(path, lines=True) if path.suffix == ".jsonl" else pd.read_csv(path)
-    for column in ("item_id", "task", "prompt", "answer"):
-        if column not in frame.columns:
-            raise InputError("required column missing", file=path, field=column)
-    frame["item_id"] = frame["item_id"].astype(str)
-    duplicated = frame["item_id"].duplicated()
-    if duplicated.any():
-        row = int(np.flatnonzero(duplicated)[0]) + 1
-        raise InputError("duplicate item_id", file=path, row=row, field="item_id")
-    if "group" not in frame.columns:
-        frame["group"] = frame["task"]
-    frame["group"] = frame["group"].fillna(frame["task"]).astype(str)
-    return frame
 
 
 def surface_columns(items: pd.DataFrame) -> list[str]:
@@ -160,9 +141,18 @@ def discover_models(run: str | Path, items: pd.DataFrame) -> dict[str, ModelActi
     return {folder.name: read_manifest(folder, known) for folder in folders}
 
 
-def base_models(models: dict[str, ModelActivations]) -> list[str]:
-    """Models that are not random-init baselines."""
-    return [name for name in models if not name.endswith(RANDOM_INIT_SUFFIX)]
+def base_models(run: str | Path, models: dict[str, ModelActivations]) -> list[str]:
+    """Models that are not random-init baselines (by the run's model records)."""
+    roster = read_roster(run, models)
+    return [name for name in models if not roster.is_random_init(name)]
+
+
+def random_init_baseline(
+    run: str | Path, models: dict[str, ModelActivations], name: str
+) -> ModelActivations | None:
+    """The activations of `name`'s random-init baseline, when the run captured one."""
+    record = read_roster(run, models).baseline_of(name)
+    return None if record is None else models.get(record.name)
 
 
 def read_run_traces(run: str | Path, item_ids, exclusions) -> pd.DataFrame | None:
