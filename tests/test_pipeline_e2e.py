@@ -18,7 +18,6 @@ from safetensors.numpy import load_file
 
 from mimicry.data.models import read_roster
 from mimicry.distill.organism import WEIGHTS_DIR
-from mimicry.experiments.cli import run
 from mimicry.experiments.config import STAGE_NAMES, load_config
 from tests.test_report_render import SECTION_TITLES
 
@@ -50,13 +49,25 @@ TABLES = (
 
 @pytest.fixture(scope="module")
 def smoke_run(tmp_path_factory):
-    """One uninterrupted smoke run (in-process, through the CLI)."""
-    import torch
-
-    torch.set_num_threads(1)
+    """One uninterrupted smoke run through the installed CLI, as a user runs it; what it printed
+    is kept next to the run folder (`terminal.txt`)."""
     run_dir = tmp_path_factory.mktemp("e2e") / "run"
-    assert run(["run", str(SMOKE), "--out", str(run_dir)]) == 0
+    command = [sys.executable, "-m", "mimicry", "run", str(SMOKE), "--out", str(run_dir)]
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "COLUMNS": "100"}
+    done = subprocess.run(command, env=env, capture_output=True, text=True, cwd=REPO, timeout=1200)
+    (run_dir.parent / "terminal.txt").write_text(done.stdout + done.stderr)
+    assert done.returncode == 0, done.stderr[-3000:]
     return run_dir
+
+
+def test_the_terminal_shows_no_warning_or_library_progress_and_ends_with_numbers(smoke_run):
+    """Quiet terminal: no warning of any kind, no library progress bar, a headline at the end."""
+    text = (smoke_run.parent / "terminal.txt").read_text()
+    for noise in ("Warning", "warn(", "Loading weights", "Writing model shards", "it/s]", "Map:"):
+        assert noise not in text, f"{noise!r} printed:\n{text[-3000:]}"
+    tail = text.strip().splitlines()[-12:]
+    assert any("report" in line and "index.html" in line for line in tail), tail
+    assert any("r̄" in line or "accuracy" in line for line in tail), tail
 
 
 def _models(config) -> list[str]:

@@ -14,7 +14,15 @@ import yaml
 
 from mimicry.data.exclusions import Exclusions
 from mimicry.data.fileio import atomic_file
-from mimicry.experiments.report import figures, gate_sections, sections
+from mimicry.experiments.report import (
+    ablation_sections,
+    behaviour_section,
+    figures,
+    gate_sections,
+    probe_sections,
+    sections,
+)
+from mimicry.experiments.report import entropy_section as entropy_sections
 from mimicry.experiments.report.collect import collect
 from mimicry.experiments.report.cost_sections import inflation_section, wrong_right_section
 from mimicry.experiments.report.effort_section import effort_section
@@ -105,18 +113,18 @@ def build_report(run_dir: str | Path, *, versions: dict[str, str] | None = None)
     validity, found = gate_sections.gate(tables)
     colours.labels = {m: gate_sections.mark(m, found, figure=True) for m in colours}
     own = Exclusions()
-    entropy_section, entropy = sections.entropy_section(tables, colours, config, own)
+    entropy_section, entropy = entropy_sections.entropy_section(tables, colours, config, own)
     later = [
         sections.overview(tables, colours),
-        sections.behaviour(tables, colours),
+        behaviour_section.behaviour(tables, colours),
         inflation_section(tables),
         wrong_right_section(tables),
-        sections.probes_section(tables, colours),
+        probe_sections.probes_section(tables, colours),
         effort_section(tables, colours),
         entropy_section,
-        sections.compare_section(tables, colours),
-        sections.ablation_section(tables, colours, entropy),
-        sections.steer_section(tables, colours),
+        probe_sections.compare_section(tables, colours),
+        ablation_sections.ablation_section(tables, colours, entropy),
+        ablation_sections.steer_section(tables, colours),
         sections.exclusions_section(tables, own),
         sections.provenance_section(tables, versions or stack_versions(), _timings(run_dir)),
     ]
