@@ -179,14 +179,11 @@ def _rate_ci(counts, tokens, rng, n_boot: int) -> tuple[float, float, float]:
 
 
 def _spearman(x, y) -> tuple[float, float]:
-    """Spearman rho and p; NaN when either side is constant (no ranking to correlate)."""
-    import numpy as np
-    from scipy import stats
+    """Spearman rho and its t-test p (as scipy's); NaN when either side is constant."""
+    from mimicry.data.stats import correlate
 
-    if len(x) < 3 or np.ptp(x) == 0 or np.ptp(y) == 0:
-        return float("nan"), float("nan")
-    rho, p_value = stats.spearmanr(x, y)
-    return float(rho), float(p_value)
+    corr = correlate(x, y, method="spearman")
+    return corr.r, corr.p_value
 
 
 def _trend(x, y, rng, n_boot: int) -> dict:
