@@ -412,3 +412,32 @@ def test_wilson_interval_equals_scipy_binomtest(level):
     assert all(math.isnan(v) for v in stats.wilson_ci(0, 0))
     with pytest.raises(ValueError, match="outside"):
         stats.wilson_ci(5, 4)
+
+
+# --- the module itself --------------------------------------------------------------------------
+
+
+def test_the_module_imports_nothing_of_ours_and_has_a_short_name():
+    """Importable by every layer: only numpy, scipy, jaxtyping and its own submodules."""
+    import ast
+    from pathlib import Path
+
+    import mimicry.stats
+
+    allowed = {"numpy", "scipy", "jaxtyping", "__future__", "math", "itertools", "dataclasses"}
+    allowed |= {"collections", "typing"}
+    for path in Path(stats.__file__).parent.glob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = []
+            if isinstance(node, ast.Import):
+                names = [a.name for a in node.names]
+            elif isinstance(node, ast.ImportFrom):
+                names = [node.module]
+            for name in names:
+                assert name.startswith("mimicry.data.stats") or name.split(".")[0] in allowed, (
+                    path.name,
+                    name,
+                )
+    assert mimicry.stats.correlate is stats.correlate
+    assert sorted(mimicry.stats.__all__) == sorted(stats.__all__)
+    assert all(hasattr(mimicry.stats, name) for name in stats.__all__)

@@ -16,8 +16,8 @@ Conventions:
 - Bootstrap p for "difference = 0": twice the smaller tail of the resampled differences,
   (1 + #) / (1 + n_boot), capped at 1 (`bootstrap_p`).
 - Fisher-z means are unweighted: tanh(mean_i arctanh r_i), |r| clipped to 1 - 1e-12.
-- A variable is constant (its correlation undefined, NaN) when its range is within 1e-12 of its
-  magnitude (`is_constant`).
+- A variable is constant (its correlation undefined, NaN) when its sd is within 1e-12 of its
+  magnitude, sd <= 1e-12 max(1, |mean|) (`is_constant`, and inside `pearson`/`spearman`).
 - Everything is deterministic given a seed: resample rows come from numpy's default_rng(seed),
   the bootstrap rows drawn before the permutations.
 """

@@ -34,7 +34,7 @@ from mimicry.data.stats.weighted import (
 )
 
 Method = Literal["pearson", "spearman"]
-# A variable whose range is within this fraction of its magnitude is constant (r undefined).
+# A variable whose sd is within this fraction of its magnitude is constant (r undefined).
 CONSTANT_RTOL = 1e-12
 # |r| is clipped below 1 before arctanh so that r = +-1 has a finite Fisher z.
 R_MAX = 1.0 - 1e-12
@@ -64,37 +64,45 @@ class Correlation:
 
 
 def is_constant(values: Float[np.ndarray, " n"]) -> bool:
-    """True when a variable has no spread (its correlation with anything is undefined)."""
+    """True when a variable has no spread: sd <= CONSTANT_RTOL * max(1, |mean|) (r undefined)."""
     values = np.asarray(values, dtype=np.float64)
-    return bool(np.ptp(values) <= CONSTANT_RTOL * max(1.0, float(np.max(np.abs(values)))))
+    mean = values.mean()
+    return not bool(_varies(np.sum(np.square(values - mean)), mean, len(values)))
 
 
-def _front(values, axis: int, ndim: int) -> np.ndarray:
-    """`values` with the correlation axis first; a 1-D array is broadcast over the other axes."""
+def _along(values, axis: int, ndim: int) -> np.ndarray:
+    """`values` as float; a 1-D array is laid along `axis` of an `ndim` array (broadcast)."""
     values = np.asarray(values, dtype=np.float64)
-    if values.ndim == 1:
-        return values.reshape(values.shape + (1,) * max(ndim - 1, 0))
-    return np.moveaxis(values, axis, 0)
+    if values.ndim == 1 and ndim > 1:
+        shape = [1] * ndim
+        shape[axis] = len(values)
+        return values.reshape(shape)
+    return values
 
 
 def pearson(x, y, axis: int = 0) -> np.ndarray:
     """Pearson r of `x` and `y` along `axis` (NaN where either is constant), shapes broadcast.
 
     `pearson(costs [n, m], difficulty [n])` gives [m]; `pearson(a [b, n], c [b, n], axis=-1)`
-    gives [b].
+    gives [b]. The reductions run along `axis` in place (no transposed copies).
     """
     ndim = max(np.ndim(x), np.ndim(y))
-    xs, ys = _front(x, axis, ndim), _front(y, axis, ndim)
-    xc, yc = xs - xs.mean(axis=0), ys - ys.mean(axis=0)
-    sxx, syy = (xc * xc).sum(axis=0), (yc * yc).sum(axis=0)
+    axis = axis % max(ndim, 1)
+    xs, ys = _along(x, axis, ndim), _along(y, axis, ndim)
+    n = max(xs.shape[axis], ys.shape[axis])
+    mx, my = xs.mean(axis=axis, keepdims=True), ys.mean(axis=axis, keepdims=True)
+    xc, yc = xs - mx, ys - my
+    sxx, syy = (xc * xc).sum(axis=axis), (yc * yc).sum(axis=axis)
+    sxy = (xc * yc).sum(axis=axis)
     with np.errstate(invalid="ignore", divide="ignore"):
-        r = np.clip((xc * yc).sum(axis=0) / np.sqrt(sxx * syy), -1.0, 1.0)
-    return np.where(_varies(xs) & _varies(ys), r, np.nan)
+        r = np.clip(sxy / np.sqrt(sxx * syy), -1.0, 1.0)
+    varies = _varies(sxx, mx.squeeze(axis), n) & _varies(syy, my.squeeze(axis), n)
+    return np.where(varies, r, np.nan)
 
 
-def _varies(values: np.ndarray) -> np.ndarray:
-    scale = np.maximum(1.0, np.max(np.abs(values), axis=0))
-    return np.ptp(values, axis=0) > CONSTANT_RTOL * scale
+def _varies(ss: np.ndarray, mean: np.ndarray, n: int) -> np.ndarray:
+    """sd > CONSTANT_RTOL * max(1, |mean|), from the centered sum of squares."""
+    return ss > n * np.square(CONSTANT_RTOL * np.maximum(1.0, np.abs(mean)))
 
 
 def ranks(values, axis: int = 0) -> np.ndarray:
