@@ -232,7 +232,7 @@ def partial_pearson(x, y, covariate, level: float = 0.95) -> Correlation:
     if n < 5:
         return _nan(n, "partial_pearson", "fisher", "t")
     rx, ry = residualise(xs, covariate), residualise(y, covariate)
-    if np.ptp(rx) < 1e-12 or np.ptp(ry) < 1e-12:
+    if is_constant(rx) or is_constant(ry):
         return _nan(n, "partial_pearson", "fisher", "t")
     r = float(pearson(rx, ry))
     low, high = fisher_ci(r, n, level, n_covariates=1)
