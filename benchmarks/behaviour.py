@@ -17,7 +17,7 @@ import time
 import numpy as np
 from scipy.stats import pearsonr
 
-from mimicry.experiments.behaviour import stats
+from mimicry.data import stats
 from mimicry.experiments.behaviour.alignment import Resampling, correlate_task
 
 

@@ -171,36 +171,35 @@ def _rate_ci(counts, tokens, rng, n_boot: int) -> tuple[float, float, float]:
     """Rate per 1k tokens (ratio of sums) with a bootstrap CI over traces."""
     import numpy as np
 
+    from mimicry.data import stats
+
     counts, tokens = np.asarray(counts, float), np.asarray(tokens, float)
     rate = 1000.0 * counts.sum() / tokens.sum()
-    draws = rng.integers(0, len(counts), size=(n_boot, len(counts)))
+    draws = stats.bootstrap_indices(rng, n_boot, len(counts))
     boot = 1000.0 * counts[draws].sum(1) / np.maximum(tokens[draws].sum(1), 1.0)
-    return rate, float(np.quantile(boot, 0.025)), float(np.quantile(boot, 0.975))
+    low, high = stats.percentile_ci(boot)
+    return rate, float(low), float(high)
 
 
 def _spearman(x, y) -> tuple[float, float]:
-    """Spearman rho and p; NaN when either side is constant (no ranking to correlate)."""
-    import numpy as np
-    from scipy import stats
+    """Spearman rho and its t-test p (as scipy's); NaN when either side is constant."""
+    from mimicry.data.stats import correlate
 
-    if len(x) < 3 or np.ptp(x) == 0 or np.ptp(y) == 0:
-        return float("nan"), float("nan")
-    rho, p_value = stats.spearmanr(x, y)
-    return float(rho), float(p_value)
+    corr = correlate(x, y, method="spearman")
+    return corr.r, corr.p_value
 
 
 def _trend(x, y, rng, n_boot: int) -> dict:
     """Spearman trend of per-trace rates over difficulty bins, bootstrap CI over traces."""
     import numpy as np
 
+    from mimicry.data import stats
+
     rho, p_value = _spearman(x, y)
-    boot = []
-    if np.isfinite(rho):
-        for draw in rng.integers(0, len(x), size=(min(n_boot, 500), len(x))):
-            value = _spearman(x[draw], y[draw])[0]
-            if np.isfinite(value):
-                boot.append(value)
-    low, high = np.quantile(boot, [0.025, 0.975]) if boot else (np.nan, np.nan)
+    low = high = np.nan
+    if np.isfinite(rho) and n_boot > 0:
+        draws = stats.bootstrap_indices(rng, min(n_boot, 500), len(x))
+        low, high = stats.percentile_ci(stats.spearman(x[draws], y[draws], axis=-1))
     return {
         "n": len(x),
         "spearman_rho": rho,

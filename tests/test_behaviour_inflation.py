@@ -12,8 +12,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from mimicry.data import stats
 from mimicry.data.exclusions import Exclusions
-from mimicry.experiments.behaviour import stats
 from mimicry.experiments.behaviour.alignment import Resampling
 from mimicry.experiments.behaviour.inflation import INFLATION_COLUMNS, inflation_table
 from mimicry.experiments.cli import run

@@ -197,7 +197,8 @@ def test_error_difficulty_and_log_cost(study):
 
 
 def test_paired_transfer_ci_equals_a_loop_over_the_same_resamples(study):
-    from mimicry.experiments.behaviour import score, stats
+    from mimicry.data import stats
+    from mimicry.experiments.behaviour import score
     from mimicry.experiments.behaviour.alignment import Resampling
 
     tmp, items, traces = study

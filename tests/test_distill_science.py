@@ -9,12 +9,13 @@ SFT (trl) -> generate (greedy) -> token counts.
 from __future__ import annotations
 
 import json
-import statistics
+import math
 
 import pandas as pd
 import pytest
 import torch
 
+from mimicry.data.stats import pearson
 from mimicry.distill.ablate import build_sets
 from mimicry.distill.generate import generate
 from mimicry.distill.lexicon import ablation_vocabulary
@@ -34,10 +35,9 @@ def one_thread():
 
 
 def correlation(x: list[float], y: list[float]) -> float:
-    """Pearson r; 0 when either side is constant (a constant length tracks nothing)."""
-    if statistics.pstdev(x) == 0 or statistics.pstdev(y) == 0:
-        return 0.0
-    return statistics.correlation(x, y)
+    """The suite's Pearson r; 0 when either side is constant (a constant length tracks nothing)."""
+    r = float(pearson(x, y))
+    return 0.0 if math.isnan(r) else r
 
 
 def test_length_matched_student_stops_tracking_difficulty(tmp_path):

@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import json
-import math
 
 import pytest
-from scipy import stats
 
 from mimicry.data.generators import generate_items
 from mimicry.distill.organism.generation import count_reasoning_tokens
@@ -15,7 +13,6 @@ from mimicry.distill.organism.scratchpad import (
     format_scratchpad,
     parse_completion,
 )
-from mimicry.distill.organism.stats import pearson
 from mimicry.distill.organism.teacher_rl import reward_for
 from mimicry.distill.organism.vocab import build_organism_tokenizer, unknown_word_rate
 from mimicry.distill.word_tokenizer import THINK_CLOSE, THINK_OPEN
@@ -92,14 +89,3 @@ def test_reward_is_correctness_minus_a_cost_per_reasoning_token(tokenizer):
     assert values[1] == pytest.approx(1 - 0.01 * 11)
     assert values[2] == pytest.approx(-0.02)
     assert values[3] == pytest.approx(-0.03)
-
-
-def test_pearson_matches_scipy_and_brackets_r_with_its_ci():
-    x = [1, 2, 3, 4, 5, 6, 7, 8]
-    y = [2, 1, 4, 3, 6, 8, 7, 9]
-    corr = pearson(x, y)
-    reference = stats.pearsonr(x, y)
-    assert corr.r == pytest.approx(reference.statistic)
-    assert corr.p_value == pytest.approx(reference.pvalue)
-    assert corr.ci_low < corr.r < corr.ci_high
-    assert math.isnan(pearson([1, 1, 1, 1, 1], y[:5]).r)

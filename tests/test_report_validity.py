@@ -5,7 +5,6 @@ student is not, marked in every later table, and left out of every finding."""
 from __future__ import annotations
 
 import json
-import math
 import os
 import shutil
 from pathlib import Path
@@ -14,19 +13,10 @@ import pandas as pd
 import pytest
 
 from mimicry.distill.organism import WEIGHTS_DIR
-from mimicry.experiments.report.validity import chance_levels, judge, validity_table, wilson_ci
+from mimicry.experiments.report.validity import chance_levels, judge, validity_table
 from tests.roster import write_roster
 
 ORGANISM = Path(os.environ.get("MIMICRY_ORGANISM_DIR", WEIGHTS_DIR))
-
-
-def test_wilson_interval_matches_its_closed_form():
-    for k, n in ((0, 10), (7, 10), (45, 50), (50, 50)):
-        p, z = k / n, 1.959963984540054
-        centre = (p + z * z / (2 * n)) / (1 + z * z / n)
-        half = z / (1 + z * z / n) * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n))
-        low, high = wilson_ci(k, n)
-        assert abs(low - (centre - half)) < 1e-9 and abs(high - (centre + half)) < 1e-9
 
 
 def test_chance_is_the_majority_answer_rate_per_task():

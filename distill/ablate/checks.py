@@ -11,6 +11,7 @@ import math
 import statistics
 from collections import Counter
 
+from mimicry.data.stats import pearson
 from mimicry.distill.ablate.common import Example
 from mimicry.distill.ablate.measure import TokenMeasure
 from mimicry.distill.ablate.steps import split_steps, step_starts
@@ -30,9 +31,8 @@ def _describe(values: list[float]) -> dict:
 
 
 def _pearson(x: list[float], y: list[float]) -> float | None:
-    if len(x) < 3 or statistics.pstdev(x) == 0 or statistics.pstdev(y) == 0:
-        return None
-    return statistics.correlation(x, y)
+    r = float(pearson(x, y)) if len(x) >= 3 else math.nan
+    return None if math.isnan(r) else r
 
 
 def _condition(value, expected: str, ok: bool) -> dict:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from mimicry.data.fileio import atomic_file
+from mimicry.data.stats import wilson_ci
 
 _COLUMNS = (
     ("task", "task", "{}"),
@@ -137,7 +138,7 @@ def rl_table(metrics: dict) -> str:
             if key + suffix not in metrics:
                 continue
             row = _overall(metrics[key + suffix])
-            low, high = accuracy_ci(row["accuracy"], row["n"])
+            low, high = wilson_ci(round(row["accuracy"] * row["n"]), row["n"])
             premises = row.get("r_feat_n_premises_r")
             lines.append(
                 f"| {label} | {decoding} | {row['n']} | {row['accuracy']:.3f} [{low:.3f}, "
@@ -261,14 +262,6 @@ def target_status(metrics: dict) -> str:
         f"{_met(base['parse_rate'] >= BASE_PARSE_TARGET)} ({base['parse_rate']:.3f})."
     )
     return "\n".join(lines)
-
-
-def accuracy_ci(accuracy: float, n: int) -> tuple[float, float]:
-    """Wilson 95% interval of a proportion (scipy's binomtest)."""
-    from scipy.stats import binomtest
-
-    interval = binomtest(round(accuracy * n), n).proportion_ci(method="wilson")
-    return float(interval.low), float(interval.high)
 
 
 def _size(size: dict) -> str:

@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pandas as pd
 
+from mimicry.data.stats import correlate, partial_pearson
 from mimicry.distill.organism.generation import generate
 from mimicry.distill.organism.scratchpad import answer_is_correct, parse_completion
-from mimicry.distill.organism.stats import partial_pearson, pearson
 
 # Item-table columns that measure how much work an item needs, in reporting order.
 WORK_COLUMNS = ("feat_steps", "feat_n_premises", "human_rt_ms", "human_acc")
@@ -71,7 +71,7 @@ def summarise(scored: pd.DataFrame) -> pd.DataFrame:
         for col in WORK_COLUMNS:
             if col in frame.columns and frame[col].notna().sum() >= 4:
                 known = frame[frame[col].notna()]
-                corr = pearson(known["n_reasoning_tokens"], known[col])
+                corr = correlate(known["n_reasoning_tokens"], known[col])
                 row.update(corr.as_dict(f"r_{col}"))
         if {"feat_steps", "feat_n_premises"} <= set(frame.columns):
             known = frame.dropna(subset=["feat_steps", "feat_n_premises"])

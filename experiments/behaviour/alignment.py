@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 from jaxtyping import Float
 
-from mimicry.experiments.behaviour import stats
+from mimicry.data import stats
 
 
 @dataclass
@@ -108,17 +108,17 @@ def correlate_task(
     if exact:
         every = stats.all_permutations(n)
         p = stats.permutation_p(
-            stats.permutation_null(costs, difficulty, every, max_elements=chunk), r, exact=True
+            r, stats.permutation_null(costs, difficulty, every, max_elements=chunk), exact=True
         )
         rho_p = stats.permutation_p(
-            stats.permutation_null(rank_costs, rank_diff, every, max_elements=chunk),
             rho,
+            stats.permutation_null(rank_costs, rank_diff, every, max_elements=chunk),
             exact=True,
         )
     else:
-        p = stats.permutation_p(perm_r, r)
+        p = stats.permutation_p(r, perm_r)
         rho_perm = stats.permutation_null(rank_costs, rank_diff, perms, max_elements=chunk)
-        rho_p = stats.permutation_p(rho_perm, rho)
+        rho_p = stats.permutation_p(rho, rho_perm)
 
     r_lo, r_hi = stats.percentile_ci(boot_r, level)
     rho_lo, rho_hi = stats.percentile_ci(boot_rho, level)

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from mimicry.experiments.behaviour import stats
+from mimicry.data import stats
 from mimicry.experiments.behaviour.alignment import TaskCorrelation
 
 
@@ -39,7 +39,7 @@ def r_bar(tasks: Sequence[TaskCorrelation], level: float = 0.95) -> Combined:
     boot = stats.fisher_mean(np.stack([t.boot_r for t in tasks]), axis=0)
     null = stats.fisher_mean(np.stack([t.perm_r for t in tasks]), axis=0)
     low, high = stats.percentile_ci(boot, level)
-    return Combined(value, (float(low), float(high)), float(stats.permutation_p(null, value)), boot)
+    return Combined(value, (float(low), float(high)), float(stats.permutation_p(value, null)), boot)
 
 
 def pooled_r(
@@ -67,4 +67,4 @@ def pooled_r(
     perm_sxy = (np.stack([t.perm_r for t in tasks]) * np.sqrt(sxx * syy)[:, None]).sum(axis=0)
     null = perm_sxy / np.sqrt(sxx.sum() * syy.sum())
     low, high = stats.percentile_ci(boot, level)
-    return Combined(value, (float(low), float(high)), float(stats.permutation_p(null, value)), boot)
+    return Combined(value, (float(low), float(high)), float(stats.permutation_p(value, null)), boot)

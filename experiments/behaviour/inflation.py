@@ -31,8 +31,8 @@ import numpy as np
 import pandas as pd
 from jaxtyping import Float
 
+from mimicry.data import stats
 from mimicry.data.exclusions import Exclusions
-from mimicry.experiments.behaviour import stats
 from mimicry.experiments.behaviour.alignment import Resampling
 from mimicry.experiments.behaviour.selection import NO_NORM, combined_norm
 
@@ -207,7 +207,7 @@ def _fit_slope(
     null = fit.perm_szy
     if fit.slope_p_exact:
         null = _perm_szy(z, centered, stats.all_permutations(n), resampling.max_elements)
-    fit.slope_p = float(stats.permutation_p(null, fit.szy, exact=fit.slope_p_exact))
+    fit.slope_p = float(stats.permutation_p(fit.szy, null, exact=fit.slope_p_exact))
 
 
 def _perm_szy(z, centered, perms, max_elements) -> np.ndarray:
@@ -300,7 +300,7 @@ def _pooled_row(reference: str, model: str, fits: list[_TaskFit], level: float) 
         n_slope = sum(f.n_slope for f in with_slope)
         slope = _slope_summary(szy, szz, n_slope, moments, level)
         null = np.sum([f.perm_szy for f in with_slope], axis=0)
-        p = float(stats.permutation_p(null, szy))
+        p = float(stats.permutation_p(szy, null))
     norm = combined_norm(f.norm for f in with_slope)
     status = OK if ok else "no_task_analysed"
     return _record(reference, model, ALL_TASKS, norm, status, n, excluded, k, lr, slope, p, False)

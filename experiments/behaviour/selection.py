@@ -17,8 +17,8 @@ import numpy as np
 import pandas as pd
 
 from mimicry.data.exclusions import Exclusions
+from mimicry.data.stats import is_constant
 from mimicry.experiments.behaviour.outliers import cooks_outliers
-from mimicry.experiments.behaviour.stats import is_constant
 
 MAIN, CORRECT_ONLY = "behaviour", "behaviour.correct_only"
 DIFFICULTY_KINDS = ("auto", "rt", "error")

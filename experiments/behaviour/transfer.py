@@ -13,8 +13,8 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
+from mimicry.data import stats
 from mimicry.data.exclusions import Exclusions
-from mimicry.experiments.behaviour import stats
 from mimicry.experiments.behaviour.alignment import Resampling, TaskCorrelation, correlate_task
 from mimicry.experiments.behaviour.selection import OK, Selection, combined_norm
 

@@ -25,8 +25,8 @@ import numpy as np
 import pandas as pd
 from jaxtyping import Float
 
+from mimicry.data import stats
 from mimicry.data.exclusions import Exclusions
-from mimicry.experiments.behaviour import stats
 from mimicry.experiments.behaviour.alignment import Resampling
 from mimicry.experiments.behaviour.selection import NO_NORM
 
@@ -177,7 +177,7 @@ def _fit_task(model, task, group, resampling, ledger, min_items) -> dict:
     fit |= {"diff": diff, "boot": boot, "null": null}
     fit["exact"] = n <= _MAX_EXACT_ITEMS and 2**n <= resampling.n_perm
     null = _all_sign_flips(n) @ diff if fit["exact"] else fit["null"]
-    fit["p"] = float(stats.permutation_p(null, diff.sum(), exact=fit["exact"]))
+    fit["p"] = float(stats.permutation_p(diff.sum(), null, exact=fit["exact"]))
     return fit
 
 
@@ -255,5 +255,5 @@ def _pooled_row(model: str, fits: list[dict], level: float) -> dict:
     d = np.concatenate([f["diff"] for f in ok])
     boot = np.sum([f["boot"] for f in ok], axis=0)
     statistics = _summarise(float(d.sum()), float(d @ d), len(d), boot, level)
-    p = float(stats.permutation_p(np.sum([f["null"] for f in ok], axis=0), d.sum()))
+    p = float(stats.permutation_p(d.sum(), np.sum([f["null"] for f in ok], axis=0)))
     return _record(model, ALL_TASKS, OK, fits, statistics, p)

@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from mimicry.data.exclusions import Exclusions
-from mimicry.experiments.report.stats import pearson_with_ci
+from mimicry.data.stats import correlate
 
 ENTROPY_COLUMNS = (
     "model",
@@ -97,7 +97,7 @@ def entropy_vs_difficulty(
                 joined = group.join(difficulty, on="item_id").dropna(subset=[measure, "rt_z"])
                 entropy_z = _zscore_within(joined[measure], joined["task"])
                 keep = entropy_z.notna()
-                stat = pearson_with_ci(
+                stat = correlate(
                     entropy_z[keep].to_numpy(),
                     joined.loc[keep, "rt_z"].to_numpy(),
                     n_boot=n_boot,

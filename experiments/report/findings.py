@@ -16,10 +16,12 @@ Plus the behavioural headline: r-bar of every model and negative transfer with i
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import partial
 
 import numpy as np
 import pandas as pd
 
+from mimicry.data import stats
 from mimicry.experiments.report.formatting import p_value, with_ci
 from mimicry.experiments.report.validity import Verdict
 
@@ -39,26 +41,6 @@ class Paired:
         return f"{with_ci(self.estimate, self.ci_low, self.ci_high)} (n = {self.n} shared items)"
 
 
-def _spearman_rows(y: np.ndarray, pred: np.ndarray) -> np.ndarray:
-    """Spearman rho of each row of `y` [b, n] with the matching row of `pred` [b, n]."""
-    from scipy.stats import rankdata
-
-    ry = rankdata(y, axis=1)
-    rp = rankdata(pred, axis=1)
-    ry -= ry.mean(axis=1, keepdims=True)
-    rp -= rp.mean(axis=1, keepdims=True)
-    denom = np.sqrt((ry**2).sum(axis=1) * (rp**2).sum(axis=1))
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return (ry * rp).sum(axis=1) / denom
-
-
-def _pearson_rows(x: np.ndarray, y: np.ndarray) -> np.ndarray:
-    x = x - x.mean(axis=1, keepdims=True)
-    y = y - y.mean(axis=1, keepdims=True)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return (x * y).sum(axis=1) / np.sqrt((x**2).sum(axis=1) * (y**2).sum(axis=1))
-
-
 def paired_difference(
     a: tuple[np.ndarray, np.ndarray],
     b: tuple[np.ndarray, np.ndarray],
@@ -68,19 +50,8 @@ def paired_difference(
     seed: int,
 ) -> Paired:
     """statistic(a) - statistic(b) over the same items, items resampled together (paired)."""
-    (xa, ya), (xb, yb) = a, b
-    n = len(xa)
-    if n < 4:
-        return Paired(float("nan"), float("nan"), float("nan"), n)
-    observed = float(statistic(xa[None], ya[None])[0] - statistic(xb[None], yb[None])[0])
-    rng = np.random.default_rng(seed)
-    index = rng.integers(0, n, size=(n_boot, n))
-    deltas = statistic(xa[index], ya[index]) - statistic(xb[index], yb[index])
-    deltas = deltas[np.isfinite(deltas)]
-    if not len(deltas):
-        return Paired(observed, float("nan"), float("nan"), n)
-    low, high = np.percentile(deltas, [2.5, 97.5])
-    return Paired(observed, float(low), float(high), n)
+    d = stats.paired_bootstrap(statistic, a, b, n_boot=n_boot, seed=seed)
+    return Paired(d.estimate, d.ci_low, d.ci_high, d.n)
 
 
 def best_probe_layers(
@@ -126,7 +97,7 @@ def probe_difference(
     return paired_difference(
         (a["y"].to_numpy(float), a["prediction"].to_numpy(float)),
         (b["y"].to_numpy(float), b["prediction"].to_numpy(float)),
-        _spearman_rows,
+        partial(stats.spearman, axis=-1),
         n_boot=n_boot,
         seed=seed,
     )
@@ -161,7 +132,7 @@ def entropy_difference(
     return paired_difference(
         (a["entropy_z"].to_numpy(float), a["rt_z"].to_numpy(float)),
         (b["entropy_z"].to_numpy(float), b["rt_z"].to_numpy(float)),
-        _pearson_rows,
+        partial(stats.pearson, axis=-1),
         n_boot=n_boot,
         seed=seed,
     )

@@ -19,6 +19,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from mimicry.data.stats import wilson_ci
+
 MIN_PARSE_RATE = 0.9
 RULE = (
     f"interpretable when parse rate >= {MIN_PARSE_RATE} and the lower bound of the accuracy's "
@@ -35,18 +37,6 @@ class Verdict:
     model: str
     interpretable: bool
     reason: str
-
-
-def wilson_ci(successes: int, n: int, level: float = 0.95) -> tuple[float, float]:
-    """Wilson score interval of a proportion (scipy's binomtest); NaNs for n = 0."""
-    if n == 0:
-        return float("nan"), float("nan")
-    from scipy.stats import binomtest
-
-    interval = binomtest(int(successes), int(n)).proportion_ci(
-        confidence_level=level, method="wilson"
-    )
-    return float(interval.low), float(interval.high)
 
 
 def chance_levels(items: pd.DataFrame) -> pd.Series:

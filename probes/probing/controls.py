@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from mimicry.probes.probing.stats import permutation_matrix
+from mimicry.data.stats import permutation_matrix
 
 CONTROL_STREAM = 1
 PERMUTATION_STREAM = 2

@@ -13,6 +13,8 @@ from __future__ import annotations
 import numpy as np
 from jaxtyping import Float, Int
 
+from mimicry.data import stats
+
 Array = np.ndarray
 CHUNK = 128
 """Resamples scored together (memory is CHUNK x rows)."""
@@ -20,12 +22,8 @@ CHUNK = 128
 
 def item_counts(n_items: int, n_boot: int, seed: int) -> Int[Array, "boot items"]:
     """How often each item is drawn in each of `n_boot` resamples of `n_items` items."""
-    rng = np.random.default_rng(seed)
-    draws = rng.integers(0, n_items, size=(n_boot, n_items))
-    offsets = np.arange(n_boot)[:, None] * n_items
-    return np.bincount((draws + offsets).ravel(), minlength=n_boot * n_items).reshape(
-        n_boot, n_items
-    )
+    draws = stats.bootstrap_indices(np.random.default_rng(seed), n_boot, n_items)
+    return stats.resample_counts(draws, n_items).astype(np.int64)
 
 
 def weighted_r2(
@@ -58,11 +56,7 @@ def resampled_r2(
 
 def percentile_ci(values: Array, level: float = 0.95) -> tuple[float, float]:
     """Percentile interval of the finite values (NaNs when none)."""
-    values = values[np.isfinite(values)]
-    if not len(values):
-        return float("nan"), float("nan")
-    tail = (1 - level) / 2 * 100
-    low, high = np.percentile(values, [tail, 100 - tail])
+    low, high = stats.percentile_ci(values, level)
     return float(low), float(high)
 
 

@@ -8,6 +8,8 @@ from __future__ import annotations
 import numpy as np
 from scipy.stats import rankdata
 
+from mimicry.data import stats
+
 CONTINUOUS_METRICS = ("r2", "spearman")
 
 
@@ -19,18 +21,9 @@ def r2(y: np.ndarray, pred: np.ndarray) -> np.ndarray:
         return np.where(ss_tot > 0, 1.0 - ss_res / ss_tot, np.nan)
 
 
-def pearson(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Pearson correlation along the last axis (NaN when either side is constant)."""
-    a = a - a.mean(axis=-1, keepdims=True)
-    b = b - b.mean(axis=-1, keepdims=True)
-    denom = np.sqrt((a * a).sum(axis=-1) * (b * b).sum(axis=-1))
-    with np.errstate(divide="ignore", invalid="ignore"):
-        return np.where(denom > 0, (a * b).sum(axis=-1) / denom, np.nan)
-
-
 def spearman(y: np.ndarray, pred: np.ndarray) -> np.ndarray:
-    """Spearman correlation (average ranks for ties)."""
-    return pearson(rankdata(y, axis=-1), rankdata(pred, axis=-1))
+    """Spearman correlation along the last axis (average ranks for ties; NaN when constant)."""
+    return stats.spearman(y, pred, axis=-1)
 
 
 def auroc(y: np.ndarray, score: np.ndarray) -> np.ndarray:
@@ -83,3 +76,29 @@ def score(metric: str, y: np.ndarray, pred: np.ndarray, n_classes: int = 0) -> n
     if metric == "balanced_accuracy":
         return balanced_accuracy(y, pred, n_classes)
     raise ValueError(f"unknown metric {metric!r}")
+
+
+def score_ci(
+    metric: str,
+    y: np.ndarray,
+    preds: np.ndarray,
+    *,
+    n_boot: int,
+    seed: int,
+    n_classes: int = 0,
+    level: float = 0.95,
+) -> tuple[float, float]:
+    """Percentile CI of a held-out score, resampling items with replacement.
+
+    `y` and `preds` may hold several columns ([n, k]: e.g. several control tasks); each resample
+    uses the same items for all columns and the CI is of their mean score.
+    """
+    y, preds = np.asarray(y), np.asarray(preds)
+    if y.ndim == 1:
+        y, preds = y[:, None], preds[:, None]
+
+    def mean_score(yb: np.ndarray, pb: np.ndarray) -> np.ndarray:
+        columns = [score(metric, yb[..., k], pb[..., k], n_classes) for k in range(y.shape[1])]
+        return np.stack(columns).mean(axis=0)
+
+    return stats.bootstrap_ci(mean_score, y, preds, n_boot=n_boot, seed=seed, level=level)

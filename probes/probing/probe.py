@@ -6,11 +6,16 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from mimicry.data.stats import permutation_p
 from mimicry.probes.probing.controls import label_matrix
 from mimicry.probes.probing.logistic import logistic_nested_cv
-from mimicry.probes.probing.metrics import CONTINUOUS_METRICS, class_metric_name, score
+from mimicry.probes.probing.metrics import (
+    CONTINUOUS_METRICS,
+    class_metric_name,
+    score,
+    score_ci,
+)
 from mimicry.probes.probing.ridge import ridge_nested_cv
-from mimicry.probes.probing.stats import bootstrap_ci, permutation_p
 
 DEFAULT_ALPHAS = tuple(float(a) for a in np.logspace(-2, 5, 8))
 DEFAULT_CS = tuple(float(c) for c in np.logspace(-3, 1, 5))
@@ -55,13 +60,13 @@ class MetricResult:
 
 def _summarise(metric, y, oof, control_y, control_oof, perm_y, perm_oof, config, n_classes):
     observed = float(score(metric, y, oof, n_classes))
-    low, high = bootstrap_ci(
+    low, high = score_ci(
         metric, y, oof, n_boot=config.n_boot, seed=config.seed, n_classes=n_classes
     )
     if control_y.shape[1]:
         control_scores = score(metric, control_y.T, control_oof.T, n_classes)
         control = float(np.mean(control_scores))
-        c_low, c_high = bootstrap_ci(
+        c_low, c_high = score_ci(
             metric,
             control_y,
             control_oof,
@@ -80,7 +85,7 @@ def _summarise(metric, y, oof, control_y, control_oof, perm_y, perm_oof, config,
         control,
         c_low,
         c_high,
-        permutation_p(observed, null),
+        permutation_p(observed, null, alternative="greater"),
         null,
         np.asarray(y, dtype=float),
         np.asarray(oof, dtype=float),
