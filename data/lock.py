@@ -22,7 +22,8 @@ from mimicry.data.errors import InputError
 LOCK_NAME = ".mimicry.lock"
 
 
-def _pid_alive(pid: int) -> bool:
+def pid_alive(pid: int) -> bool:
+    """Whether a process with this pid exists on this host."""
     if pid <= 0:
         return False
     try:
@@ -48,7 +49,7 @@ def holder(run_dir: str | Path) -> dict | None:
     if info is None:
         return None
     pid, host = info.get("pid"), info.get("host")
-    if host == socket.gethostname() and isinstance(pid, int) and not _pid_alive(pid):
+    if host == socket.gethostname() and isinstance(pid, int) and not pid_alive(pid):
         return None
     return info
 
