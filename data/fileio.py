@@ -31,7 +31,10 @@ RUN_MARKER = ".mimicry-run"
 # Kept in a folder that holds files a command wrote with `record_output` (e.g. `data export
 # --out`): their names and fingerprints, so a re-run may replace them and nothing else.
 WRITTEN_NAME = ".mimicry-written.json"
-_BOOKKEEPING = (STAMP_NAME, OWNED_NAME, RUN_MARKER, WRITTEN_NAME)
+# Names that mark a whole folder as the suite's (the ledger does not: it vouches for its files
+# only, and sits in the user's folders).
+_OWN_FOLDER = (STAMP_NAME, OWNED_NAME, RUN_MARKER)
+_BOOKKEEPING = (*_OWN_FOLDER, WRITTEN_NAME)
 
 
 def is_suite_output(path: str | Path) -> bool:
@@ -39,7 +42,7 @@ def is_suite_output(path: str | Path) -> bool:
     path = Path(path)
     if not path.is_dir():
         return False
-    if any((path / name).exists() for name in _BOOKKEEPING):
+    if any((path / name).exists() for name in _OWN_FOLDER):
         return True
     return not any(path.iterdir())
 
@@ -88,7 +91,7 @@ def check_out_file(
     if path.is_file() and path.stat().st_size and not recognise(path):
         raise InputError(
             "exists and was not written by this command; refusing to replace it "
-            "(choose a new --out)",
+            f"(choose a new --{field.replace('_', '-')})",
             file=path,
             field=field,
         )
