@@ -12,14 +12,13 @@ import json
 import os
 import re
 import shutil
-import socket
 import tempfile
 from collections.abc import Callable, Collection, Iterator
 from pathlib import Path
 from typing import Any
 
 from mimicry.data.errors import InputError
-from mimicry.data.lock import pid_alive
+from mimicry.data.lock import owner_tag, pid_alive
 
 STAMP_NAME = ".mimicry-stamp.json"
 # Written into every folder `atomic_dir` publishes whose writer left no stamp, so a later run
@@ -111,13 +110,6 @@ def _check_parent(path: Path, field: str) -> None:
             return
 
 
-def _owner_tag() -> str:
-    """`PID@HOST8`: the writing process and (hashed) host, part of every temporary name, so a
-    later run can tell a temporary left by a killed writer from one a live writer is filling."""
-    host = hashlib.sha256(socket.gethostname().encode()).hexdigest()[:8]
-    return f"{os.getpid()}@{host}"
-
-
 # What follows `.NAME.` in a temporary's name: tmp-PID@HOST-<random> or old-PID@HOST.
 _LEFTOVER = re.compile(r"(?:tmp|old)-(?P<pid>\d+)@(?P<host>[0-9a-f]{8})(?:-[A-Za-z0-9_]+)?")
 
@@ -129,7 +121,7 @@ def remove_stale_temps(parent: str | Path, name: str) -> list[Path]:
 
     Returns the paths removed."""
     parent = Path(parent)
-    mine = _owner_tag()
+    mine = owner_tag()
     host = mine.split("@")[1]
     removed = []
     try:
@@ -172,7 +164,7 @@ def atomic_dir(path: str | Path, *, replace: bool = True) -> Iterator[Path]:
     final = Path(path)
     final.parent.mkdir(parents=True, exist_ok=True)
     remove_stale_temps(final.parent, final.name)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.tmp-{_owner_tag()}-", dir=final.parent))
+    tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.tmp-{owner_tag()}-", dir=final.parent))
     try:
         yield tmp
     except BaseException:
@@ -191,7 +183,7 @@ def atomic_dir(path: str | Path, *, replace: bool = True) -> Iterator[Path]:
             shutil.rmtree(tmp, ignore_errors=True)
             what = "a folder mimicry did not write" if final.is_dir() else "not a folder"
             raise InputError(f"is {what}; refusing to replace it", file=final)
-        old = final.with_name(f".{final.name}.old-{_owner_tag()}")
+        old = final.with_name(f".{final.name}.old-{owner_tag()}")
         os.replace(final, old)
         os.replace(tmp, final)
         shutil.rmtree(old, ignore_errors=True)
@@ -206,7 +198,7 @@ def atomic_file(path: str | Path) -> Iterator[Path]:
     final = Path(path)
     final.parent.mkdir(parents=True, exist_ok=True)
     remove_stale_temps(final.parent, final.name)
-    fd, name = tempfile.mkstemp(prefix=f".{final.name}.tmp-{_owner_tag()}-", dir=final.parent)
+    fd, name = tempfile.mkstemp(prefix=f".{final.name}.tmp-{owner_tag()}-", dir=final.parent)
     os.close(fd)
     tmp = Path(name)
     try:

@@ -28,7 +28,7 @@ from mimicry.data.fileio import (
     is_recorded_output,
     record_output,
 )
-from mimicry.data.lock import LOCK_NAME, run_lock
+from mimicry.data.lock import LOCK_NAME, owner_tag, run_lock
 from mimicry.experiments.cli import run
 
 ITEMS = (
@@ -868,7 +868,15 @@ def test_a_dead_writers_lock_is_taken_over_and_released(tmp_path):
     dead = subprocess.Popen([sys.executable, "-c", "pass"])
     dead.wait()
     (run_dir / LOCK_NAME).write_text(json.dumps({"pid": dead.pid, "host": socket.gethostname()}))
+    host = owner_tag().split("@")[1]
+    left = [  # what a locker killed mid-way leaves: its temporary and a lock it was taking over
+        run_dir / f"{LOCK_NAME}.tmp-{dead.pid}@{host}-x1y2z3",
+        run_dir / f"{LOCK_NAME}.old-{dead.pid}@{host}",
+    ]
+    for path in left:
+        path.write_text("{}")
     with run_lock(run_dir) as lock:
+        assert not any(path.exists() for path in left)
         assert json.loads(lock.read_text())["pid"] == os.getpid()
         with run_lock(run_dir):  # re-entrant in one process
             pass
@@ -950,3 +958,11 @@ def test_token_counts_up_to_the_bound_are_read_exactly(tmp_path):
     traces.write_text(_trace_line(n_reasoning_tokens=str(MAX_COUNT + 1)))
     with pytest.raises(InputError, match="row 1: field 'n_reasoning_tokens'"):
         read_traces(traces)
+
+
+def test_the_shipped_organism_folder_is_the_suites_own():
+    """`mimicry organism train --out distill/organism/weights` (the README's retraining command)
+    passes the output check: the shipped weights carry the suite's marker."""
+    weights = Path(__file__).parent.parent / "distill" / "organism" / "weights"
+    assert (weights / OWNED_NAME).is_file()
+    assert check_out_dir(weights) == weights
