@@ -147,6 +147,9 @@ def test_a_kill_inside_a_capture_write_resumes_to_identical_files(
     found = leftovers(out)
     assert any(name.startswith(left_behind) for name in found), found
     assert not (out / "activations" / "tiny").exists()
+    finished = sorted(p.name for p in (out / "activations" / ".tiny.partial").glob("shard-*"))
+    shards = [f"shard-{k:05d}.safetensors" for k in range(3)]
+    assert finished == (shards[:1] if what[0] == "save_file" else shards)  # resumed from these
     assert (out / LOCK_NAME).exists()  # the killed writer's lock, taken over below
 
     assert run(argv) == 0
