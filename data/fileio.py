@@ -10,6 +10,7 @@ import contextlib
 import hashlib
 import json
 import os
+import re
 import shutil
 import tempfile
 from collections.abc import Callable, Collection, Iterator
@@ -17,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from mimicry.data.errors import InputError
+from mimicry.data.lock import owner_tag, pid_alive
 
 STAMP_NAME = ".mimicry-stamp.json"
 # Written into every folder `atomic_dir` publishes whose writer left no stamp, so a later run
@@ -25,7 +27,13 @@ STAMP_NAME = ".mimicry-stamp.json"
 OWNED_NAME = ".mimicry-output"
 # Written into a run folder when a run starts (see `claim_run_dir`).
 RUN_MARKER = ".mimicry-run"
-_BOOKKEEPING = (STAMP_NAME, OWNED_NAME, RUN_MARKER)
+# Kept in a folder that holds files a command wrote with `record_output` (e.g. `data export
+# --out`): their names and fingerprints, so a re-run may replace them and nothing else.
+WRITTEN_NAME = ".mimicry-written.json"
+# Names that mark a whole folder as the suite's (the ledger does not: it vouches for its files
+# only, and sits in the user's folders).
+_OWN_FOLDER = (STAMP_NAME, OWNED_NAME, RUN_MARKER)
+_BOOKKEEPING = (*_OWN_FOLDER, WRITTEN_NAME)
 
 
 def is_suite_output(path: str | Path) -> bool:
@@ -33,7 +41,7 @@ def is_suite_output(path: str | Path) -> bool:
     path = Path(path)
     if not path.is_dir():
         return False
-    if any((path / name).exists() for name in _BOOKKEEPING):
+    if any((path / name).exists() for name in _OWN_FOLDER):
         return True
     return not any(path.iterdir())
 
@@ -68,15 +76,21 @@ def check_out_dir(path: str | Path, *, field: str = "out") -> Path:
 def check_out_file(
     path: str | Path, *, field: str = "out", own: Callable[[Path], bool] | None = None
 ) -> Path:
-    """Refuse an output file path that is a folder, whose parent is not a writable folder, or
-    (with `own`) an existing file that `own` does not recognise as this command's output."""
+    """Refuse an output file path that is a folder, whose parent is not a writable folder, or an
+    existing non-empty file this suite did not write: `own(path)` decides when given, else the
+    folder's ledger of files written with `record_output` (unchanged since)."""
     path = Path(path)
     if path.is_dir():
         raise InputError("is a folder; expected a file path", file=path, field=field)
-    if own is not None and path.is_file() and path.stat().st_size and not own(path):
+    if path.is_symlink() and not path.exists():
+        raise InputError(
+            "is a broken symbolic link; refusing to replace it", file=path, field=field
+        )
+    recognise = own if own is not None else is_recorded_output
+    if path.is_file() and path.stat().st_size and not recognise(path):
         raise InputError(
             "exists and was not written by this command; refusing to replace it "
-            "(choose a new --out)",
+            f"(choose a new --{field.replace('_', '-')})",
             file=path,
             field=field,
         )
@@ -96,6 +110,38 @@ def _check_parent(path: Path, field: str) -> None:
             return
 
 
+# What follows `.NAME.` in a temporary's name: tmp-PID@HOST-<random> or old-PID@HOST.
+_LEFTOVER = re.compile(r"(?:tmp|old)-(?P<pid>\d+)@(?P<host>[0-9a-f]{8})(?:-[A-Za-z0-9_]+)?")
+
+
+def remove_stale_temps(parent: str | Path, name: str) -> list[Path]:
+    """Remove the temporaries `atomic_dir`/`atomic_file` left beside `parent/name` when their
+    writer was killed: `.NAME.tmp-PID@HOST-*` and `.NAME.old-PID@HOST` whose process on this
+    host is gone. Anything else (other names, live or foreign writers) is left alone.
+
+    Returns the paths removed."""
+    parent = Path(parent)
+    mine = owner_tag()
+    host = mine.split("@")[1]
+    removed = []
+    try:
+        entries = list(parent.iterdir())
+    except OSError:
+        return removed
+    for entry in entries:
+        if not entry.name.startswith(f".{name}."):
+            continue
+        match = _LEFTOVER.fullmatch(entry.name[len(name) + 2 :])
+        if match is None or match["host"] != host or pid_alive(int(match["pid"])):
+            continue
+        if entry.is_dir() and not entry.is_symlink():
+            shutil.rmtree(entry, ignore_errors=True)
+        else:
+            entry.unlink(missing_ok=True)
+        removed.append(entry)
+    return removed
+
+
 def _umask() -> int:
     mask = os.umask(0)
     os.umask(mask)
@@ -112,11 +158,13 @@ def atomic_dir(path: str | Path, *, replace: bool = True) -> Iterator[Path]:
     """Yield a temporary directory that becomes `path` only if the block finishes.
 
     On any exception the temporary directory is removed and `path` is left untouched,
-    so bad input never leaves a partial output directory behind.
+    so bad input never leaves a partial output directory behind. Temporaries a killed writer
+    left for the same `path` are removed first (`remove_stale_temps`).
     """
     final = Path(path)
     final.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.tmp-", dir=final.parent))
+    remove_stale_temps(final.parent, final.name)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.tmp-{owner_tag()}-", dir=final.parent))
     try:
         yield tmp
     except BaseException:
@@ -135,7 +183,7 @@ def atomic_dir(path: str | Path, *, replace: bool = True) -> Iterator[Path]:
             shutil.rmtree(tmp, ignore_errors=True)
             what = "a folder mimicry did not write" if final.is_dir() else "not a folder"
             raise InputError(f"is {what}; refusing to replace it", file=final)
-        old = final.with_name(f".{final.name}.old-{os.getpid()}")
+        old = final.with_name(f".{final.name}.old-{owner_tag()}")
         os.replace(final, old)
         os.replace(tmp, final)
         shutil.rmtree(old, ignore_errors=True)
@@ -145,10 +193,12 @@ def atomic_dir(path: str | Path, *, replace: bool = True) -> Iterator[Path]:
 
 @contextlib.contextmanager
 def atomic_file(path: str | Path) -> Iterator[Path]:
-    """Yield a temporary file path in the same directory; rename it onto `path` on success."""
+    """Yield a temporary file path in the same directory; rename it onto `path` on success.
+    Temporaries a killed writer left for the same `path` are removed first."""
     final = Path(path)
     final.parent.mkdir(parents=True, exist_ok=True)
-    fd, name = tempfile.mkstemp(prefix=f".{final.name}.tmp-", dir=final.parent)
+    remove_stale_temps(final.parent, final.name)
+    fd, name = tempfile.mkstemp(prefix=f".{final.name}.tmp-{owner_tag()}-", dir=final.parent)
     os.close(fd)
     tmp = Path(name)
     try:
@@ -164,6 +214,33 @@ def write_json(path: str | Path, obj: Any) -> None:
     """Write JSON atomically, sorted and indented so diffs between runs are readable."""
     with atomic_file(path) as tmp:
         tmp.write_text(json.dumps(obj, indent=2, sort_keys=True, default=str) + "\n")
+
+
+def _ledger(folder: Path) -> dict:
+    try:
+        data = json.loads((folder / WRITTEN_NAME).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def record_output(path: str | Path) -> None:
+    """Note in the folder's ledger (`.mimicry-written.json`) that this suite wrote `path` as it
+    now is, so `check_out_file` lets a later run replace it. Entries for files that are gone
+    are dropped."""
+    path = Path(path)
+    folder = path.parent
+    ledger = {name: entry for name, entry in _ledger(folder).items() if (folder / name).is_file()}
+    ledger[path.name] = _file_fingerprint(path)
+    write_json(folder / WRITTEN_NAME, ledger)
+
+
+def is_recorded_output(path: str | Path) -> bool:
+    """True when the folder's ledger holds `path` with its current size and content hash (a
+    file the suite wrote and nobody changed since)."""
+    path = Path(path)
+    entry = _ledger(path.parent).get(path.name)
+    return path.is_file() and entry == _file_fingerprint(path)
 
 
 def hash_inputs(*parts: Any) -> str:

@@ -5,7 +5,7 @@ Format (CSV with a header row, or JSONL with one JSON object per line; chosen by
 
 | column        | required | meaning                                                           |
 |---------------|----------|-------------------------------------------------------------------|
-| `item_id`     | yes      | unique string id (always read as a string: `007` stays `007`)     |
+| `item_id`     | yes      | unique string id (always read as a string: `007` stays `007`; leading and trailing spaces are removed, so `a1` and `a1 ` are one id, and a duplicate) |
 | `task`        | yes      | task name; statistics are computed within task                    |
 | `prompt`      | yes      | the text given to the model (non-empty)                            |
 | `answer`      | yes      | the correct short answer (non-empty)                               |
@@ -15,7 +15,8 @@ Format (CSV with a header row, or JSONL with one JSON object per line; chosen by
 | `group`       | no       | template / item family for grouped cross-validation (default: `task`) |
 | `feat_*`      | no       | any number of numeric surface features (e.g. `feat_n_premises`)    |
 
-Any other column is kept as text (the built-in and generated tables add `family` and `steps`,
+A CSV field may hold at most 131,072 characters (the csv module's limit); longer texts need a
+JSONL table. Any other column is kept as text (the built-in and generated tables add `family` and `steps`,
 the JSON list of derivation steps). An empty norm or feature cell (or JSON null) is missing
 (NaN): it is not an error here, and later stages count items with a missing norm as exclusions.
 Bad input raises `data.errors.InputError` naming the file, the row (CSV: 1-based data row, the
@@ -41,6 +42,9 @@ REQUIRED_COLUMNS = ("item_id", "task", "prompt", "answer")
 NORM_COLUMNS = ("human_rt_ms", "human_acc", "n_humans")
 TEXT_COLUMNS = (*REQUIRED_COLUMNS, "group")
 SUFFIXES = (".csv", ".jsonl")
+# Longest CSV field accepted: the csv module's limit (131,072 characters), left as it is because
+# it is process-wide state; JSONL item tables have no limit.
+MAX_CSV_FIELD = csv.field_size_limit()
 
 
 def read_items(path: str | Path) -> pd.DataFrame:
@@ -80,10 +84,15 @@ def _csv_records(text: str, path: Path) -> list[tuple[int, dict[str, Any]]]:
     try:
         header = next(reader)
     except csv.Error as error:
+        if "field larger than field limit" in str(error):
+            raise InputError(
+                f"a header field is longer than {MAX_CSV_FIELD:,} characters", file=path, row=0
+            ) from None
         raise InputError(f"malformed CSV header: {error}", file=path, row=0) from None
     header = [h.strip() for h in header]
     _check_header(header, path)
     records = []
+    row_number = 0  # the row being read when the csv module raises is the one after the last
     try:
         for row_number, values in enumerate(reader, start=1):
             if not values or all(not v.strip() for v in values):
@@ -96,7 +105,15 @@ def _csv_records(text: str, path: Path) -> list[tuple[int, dict[str, Any]]]:
                 )
             records.append((row_number, dict(zip(header, values, strict=True))))
     except csv.Error as error:
-        raise InputError(f"malformed CSV: {error}", file=path, row=reader.line_num) from None
+        row = row_number + 1
+        if "field larger than field limit" in str(error):
+            raise InputError(
+                f"a field is longer than {MAX_CSV_FIELD:,} characters, the limit for item-table "
+                "CSV fields; use a .jsonl item table for longer texts",
+                file=path,
+                row=row,
+            ) from None
+        raise InputError(f"malformed CSV: {error}", file=path, row=row) from None
     return records
 
 
@@ -175,10 +192,11 @@ def _validate(records: list[tuple[int, dict[str, Any]]], path: Path) -> pd.DataF
             else:
                 out[name] = "" if value is None else _text(value, path, row, name, required=False)
         _check_norms(out, path, row)
-        item_id = out["item_id"]
+        item_id = out["item_id"] = out["item_id"].strip()
         if item_id in first_row_of:
             raise InputError(
-                f"duplicate item_id {item_id!r} (first at row {first_row_of[item_id]})",
+                f"duplicate item_id {item_id!r} (first at row {first_row_of[item_id]}; ids are "
+                "compared without leading and trailing spaces)",
                 file=path,
                 row=row,
                 field="item_id",

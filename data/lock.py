@@ -10,6 +10,7 @@ one process, so a command that locks a run folder may call code that locks it ag
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import os
 import socket
@@ -22,7 +23,15 @@ from mimicry.data.errors import InputError
 LOCK_NAME = ".mimicry.lock"
 
 
-def _pid_alive(pid: int) -> bool:
+def owner_tag() -> str:
+    """`PID@HOST8`: this process and its (hashed) host, part of every temporary name, so a later
+    run can tell a temporary left by a killed writer from one a live writer is filling."""
+    host = hashlib.sha256(socket.gethostname().encode()).hexdigest()[:8]
+    return f"{os.getpid()}@{host}"
+
+
+def pid_alive(pid: int) -> bool:
+    """Whether a process with this pid exists on this host."""
     if pid <= 0:
         return False
     try:
@@ -48,13 +57,13 @@ def holder(run_dir: str | Path) -> dict | None:
     if info is None:
         return None
     pid, host = info.get("pid"), info.get("host")
-    if host == socket.gethostname() and isinstance(pid, int) and not _pid_alive(pid):
+    if host == socket.gethostname() and isinstance(pid, int) and not pid_alive(pid):
         return None
     return info
 
 
 def _try_create(lock: Path, info: dict) -> bool:
-    fd, name = tempfile.mkstemp(prefix=f"{LOCK_NAME}.tmp-", dir=lock.parent)
+    fd, name = tempfile.mkstemp(prefix=f"{LOCK_NAME}.tmp-{owner_tag()}-", dir=lock.parent)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             json.dump(info, handle)
@@ -76,6 +85,9 @@ def run_lock(run_dir: str | Path) -> Iterator[Path]:
     created = not run_dir.exists()
     run_dir.mkdir(parents=True, exist_ok=True)
     lock = run_dir / LOCK_NAME
+    from mimicry.data.fileio import remove_stale_temps  # fileio imports this module
+
+    remove_stale_temps(run_dir, LOCK_NAME.removeprefix("."))  # a killed locker's temporaries
     me = {"pid": os.getpid(), "host": socket.gethostname()}
     for _ in range(3):
         if _try_create(lock, me):
@@ -94,7 +106,7 @@ def run_lock(run_dir: str | Path) -> Iterator[Path]:
             )
         # Stale (the writer was killed) or unreadable: take it over. Rename it aside first, so
         # two processes taking over at once cannot both succeed.
-        stale = lock.with_name(f"{LOCK_NAME}.stale-{os.getpid()}")
+        stale = lock.with_name(f"{LOCK_NAME}.old-{owner_tag()}")
         try:
             os.replace(lock, stale)
         except FileNotFoundError:

@@ -1,7 +1,7 @@
 """Trace files: one JSONL line per item x sample, from any model or API.
 
 A trace line holds `item_id`, `model`, `sample` (int), `reasoning` (str), `answer` (str),
-`correct` (bool) and `n_reasoning_tokens` (int >= 0; may be absent when a token counter is
+`correct` (bool) and `n_reasoning_tokens` (int, 0 to 2**53; may be absent when a token counter is
 given). Structural problems (unreadable file, bad JSON, missing or mistyped fields, negative
 token counts, items the item table does not know, duplicate samples) are the user's to fix and
 raise `InputError` naming file, line and field. A sample whose answer is empty (the generation
@@ -32,6 +32,9 @@ TRACE_COLUMNS = (*TRACE_FIELDS, "parsed", "file", "line")
 
 # Bookkeeping columns added by `read_traces`, not written back by `write_traces`.
 _READ_ONLY_COLUMNS = ("parsed", "file", "line")
+# Largest sample index and token count accepted: integers up to 2**53 stay exact as float64 (the
+# statistics' dtype) and fit int64; 1e30 is a corrupt count, not a long trace.
+MAX_COUNT = 2**53
 # A batched token counter: texts -> token counts (e.g. a tokenizer without special tokens).
 TokenCounter = Callable[[Sequence[str]], Sequence[int]]
 
@@ -152,17 +155,17 @@ def _parse_line(line: str, path: Path, number: int, *, need_tokens: bool) -> dic
     if not obj["model"].strip():
         raise fail("model", "a non-empty model name")
     sample = _as_int(obj["sample"])
-    if sample is None:
-        raise fail("sample", "an integer")
+    if sample is None or abs(sample) > MAX_COUNT:
+        raise fail("sample", f"an integer from -{MAX_COUNT} to {MAX_COUNT}")
     if not isinstance(obj["correct"], bool):
         raise fail("correct", "true or false")
     tokens = 0
     if need_tokens:
         tokens = _as_int(obj[TOKEN_FIELD])
-        if tokens is None or tokens < 0:
-            raise fail(TOKEN_FIELD, "an integer >= 0")
+        if tokens is None or not 0 <= tokens <= MAX_COUNT:
+            raise fail(TOKEN_FIELD, f"an integer from 0 to {MAX_COUNT}")
     return {
-        "item_id": str(item_id),
+        "item_id": str(item_id).strip(),  # as the item table reads ids
         "model": obj["model"],
         "sample": sample,
         "reasoning": obj["reasoning"],

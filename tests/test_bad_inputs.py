@@ -18,8 +18,17 @@ from pathlib import Path
 import pytest
 
 from mimicry.data.errors import InputError
-from mimicry.data.fileio import OWNED_NAME, RUN_MARKER, atomic_dir, check_out_dir
-from mimicry.data.lock import LOCK_NAME, run_lock
+from mimicry.data.fileio import (
+    OWNED_NAME,
+    RUN_MARKER,
+    WRITTEN_NAME,
+    atomic_dir,
+    check_out_dir,
+    check_out_file,
+    is_recorded_output,
+    record_output,
+)
+from mimicry.data.lock import LOCK_NAME, owner_tag, run_lock
 from mimicry.experiments.cli import run
 
 ITEMS = (
@@ -97,6 +106,54 @@ def _nonutf8_items(w: Path) -> None:
 
 def _gguf_header(w: Path) -> None:
     (w / "t.gguf").write_bytes(b"GGUF\x03\x00\x00\x00")
+
+
+def _trace_line(**raw: str) -> str:
+    """One trace line with the given fields as raw JSON text (1e30, Infinity, ...)."""
+    fields = {
+        "item_id": '"a1"',
+        "model": '"m"',
+        "sample": "0",
+        "reasoning": '"one plus one"',
+        "answer": '"2"',
+        "correct": "true",
+        "n_reasoning_tokens": "3",
+        **raw,
+    }
+    return "{" + ", ".join(f'"{k}": {v}' for k, v in fields.items()) + "}\n"
+
+
+def _traces(**raw: str) -> Callable[[Path], None]:
+    """bad.jsonl: a good line, then one with `raw` fields (line 2)."""
+
+    def write(w: Path) -> None:
+        (w / "bad.jsonl").write_text(_trace_line() + _trace_line(**{"item_id": '"a2"', **raw}))
+
+    return write
+
+
+def _items_rows(*rows: str) -> Callable[[Path], None]:
+    def write(w: Path) -> None:
+        (w / "bad.csv").write_text(ITEMS.splitlines()[0] + "\n" + "".join(rows))
+
+    return write
+
+
+# Row 2 holds a quoted field over two lines, so file lines and rows differ; row 3 is too long.
+_OVERSIZED = _items_rows(
+    "a1,t,What is 1+1?,2,900,0.9,10,g1\n",
+    'a2,t,"What is\n2+2?",4,1100,0.8,10,g2\n',
+    "a3,t," + "x" * 200_000 + ",6,1300,0.7,10,g3\n",
+)
+
+
+def _effort_bad_trace(w: Path) -> None:
+    (w / "run" / "traces").mkdir()
+    (w / "run" / "traces" / "m.jsonl").write_text(_trace_line() + "{not json\n")
+
+
+def _users_item_table(w: Path) -> None:
+    (w / "mine.csv").write_text(ITEMS)
 
 
 def _cuda_only_without_gpu():
@@ -385,13 +442,13 @@ CASES: list = [
     (
         "capture-shard-size",
         "capture --model {w}/model --items {w}/items.csv --out {w}/run --shard-size 0",
-        "shard_size",
+        "field 'shard_size'",
         None,
     ),
     (
         "capture-max-tokens",
         "capture --model {w}/model --items {w}/items.csv --out {w}/run --max-tokens 0",
-        "max_tokens",
+        "field 'max_tokens'",
         None,
     ),
     (
@@ -587,6 +644,115 @@ CASES: list = [
     ("organism-eval-out-folder", "organism eval {w}/model --out {w}/user", "user", None),
     # effort
     ("effort-run-missing", "effort {w}/nope", "nope", None),
+    # traces: token counts and samples
+    (
+        "traces-tokens-1e30",
+        "behaviour --items {w}/items.csv --traces {w}/bad.jsonl --out {w}/o",
+        "bad.jsonl: row 2: field 'n_reasoning_tokens'",
+        _traces(n_reasoning_tokens="1e30"),
+    ),
+    (
+        "traces-tokens-huge-int",
+        "behaviour --items {w}/items.csv --traces {w}/bad.jsonl --out {w}/o",
+        "bad.jsonl: row 2: field 'n_reasoning_tokens'",
+        _traces(n_reasoning_tokens="1" + "0" * 30),
+    ),
+    (
+        "traces-tokens-infinity",
+        "behaviour --items {w}/items.csv --traces {w}/bad.jsonl --out {w}/o",
+        "bad.jsonl: row 2: field 'n_reasoning_tokens'",
+        _traces(n_reasoning_tokens="Infinity"),
+    ),
+    (
+        "traces-tokens-overflowing-float",
+        "behaviour --items {w}/items.csv --traces {w}/bad.jsonl --out {w}/o",
+        "bad.jsonl: row 2: field 'n_reasoning_tokens'",
+        _traces(n_reasoning_tokens="1e400"),
+    ),
+    (
+        "traces-tokens-nan",
+        "behaviour --items {w}/items.csv --traces {w}/bad.jsonl --out {w}/o",
+        "bad.jsonl: row 2: field 'n_reasoning_tokens'",
+        _traces(n_reasoning_tokens="NaN"),
+    ),
+    (
+        "traces-tokens-negative",
+        "behaviour --items {w}/items.csv --traces {w}/bad.jsonl --out {w}/o",
+        "bad.jsonl: row 2: field 'n_reasoning_tokens'",
+        _traces(n_reasoning_tokens="-1"),
+    ),
+    (
+        "traces-tokens-fraction",
+        "behaviour --items {w}/items.csv --traces {w}/bad.jsonl --out {w}/o",
+        "bad.jsonl: row 2: field 'n_reasoning_tokens'",
+        _traces(n_reasoning_tokens="1.5"),
+    ),
+    (
+        "traces-tokens-text",
+        "behaviour --items {w}/items.csv --traces {w}/bad.jsonl --out {w}/o",
+        "bad.jsonl: row 2: field 'n_reasoning_tokens'",
+        _traces(n_reasoning_tokens='"12"'),
+    ),
+    (
+        "traces-sample-1e30",
+        "behaviour --items {w}/items.csv --traces {w}/bad.jsonl --out {w}/o",
+        "bad.jsonl: row 2: field 'sample'",
+        _traces(sample="1e30"),
+    ),
+    (
+        "traces-item-id-spaces-duplicate",
+        "behaviour --items {w}/items.csv --traces {w}/bad.jsonl --out {w}/o",
+        "bad.jsonl: row 2: field 'sample'",
+        _traces(item_id='" a1 "'),
+    ),
+    # item tables
+    (
+        "items-id-trailing-space-duplicate",
+        "data validate {w}/bad.csv",
+        "bad.csv: row 2: field 'item_id'",
+        _items_rows("a1,t,What is 1+1?,2,900,0.9,10,g1\n", "a1 ,t,What is 2+2?,4,1100,0.8,10,g2\n"),
+    ),
+    (
+        "items-oversized-field",
+        "data validate {w}/bad.csv",
+        "bad.csv: row 3: a field is longer than 131,072 characters",
+        _OVERSIZED,
+    ),
+    # outputs a command did not write
+    (
+        "data-out-users-table",
+        "data export gen:syllogistic:3 --out {w}/mine.csv",
+        "mine.csv: field 'out': exists and was not written by this command",
+        _users_item_table,
+    ),
+    (
+        "data-exclusions-users-file",
+        "data export gen:syllogistic:3 --out {w}/o.csv --exclusions {w}/mine.csv",
+        "field 'exclusions'",
+        _users_item_table,
+    ),
+    (
+        "organism-eval-out-users-file",
+        "organism eval {w}/model --out {w}/mine.csv",
+        "mine.csv: field 'out'",
+        _users_item_table,
+    ),
+    ("organism-train-out-user-folder", "organism train --out {w}/user --quick", "user", None),
+    (
+        "organism-train-checkpoints-user-folder",
+        "organism train --out {w}/o --checkpoints {w}/user --quick",
+        "field 'checkpoints'",
+        None,
+    ),
+    # effort
+    ("effort-folds", "effort {w}/run --folds 1", "field 'folds'", None),
+    ("effort-n-boot", "effort {w}/run --n-boot -1", "field 'n_boot'", None),
+    ("effort-batch-size", "effort {w}/run --batch-size 0", "field 'batch_size'", None),
+    ("effort-fractions-nan", "effort {w}/run --fractions 0.5,nan", "field 'fractions'", None),
+    ("effort-fractions-range", "effort {w}/run --fractions 0,1.5", "field 'fractions'", None),
+    ("effort-fractions-empty", "effort {w}/run --fractions 0,,1", "field 'fractions'", None),
+    ("effort-every", "effort {w}/run --every -1", "field 'every'", None),
+    ("effort-bad-trace-line", "effort {w}/run", "m.jsonl: row 2", _effort_bad_trace),
 ]
 
 
@@ -684,6 +850,7 @@ def test_a_live_lock_refuses_a_second_writer(tmp_path, capsys):
             ["steer", "--model", str(model), "--run", str(run_dir), "--layer", "1"],
             ["report", str(run_dir)],
             ["demo", "--out", str(run_dir)],
+            ["effort", str(run_dir)],
         ]
         for argv in stage_commands:
             assert run(argv) == 2, argv
@@ -701,7 +868,15 @@ def test_a_dead_writers_lock_is_taken_over_and_released(tmp_path):
     dead = subprocess.Popen([sys.executable, "-c", "pass"])
     dead.wait()
     (run_dir / LOCK_NAME).write_text(json.dumps({"pid": dead.pid, "host": socket.gethostname()}))
+    host = owner_tag().split("@")[1]
+    left = [  # what a locker killed mid-way leaves: its temporary and a lock it was taking over
+        run_dir / f"{LOCK_NAME}.tmp-{dead.pid}@{host}-x1y2z3",
+        run_dir / f"{LOCK_NAME}.old-{dead.pid}@{host}",
+    ]
+    for path in left:
+        path.write_text("{}")
     with run_lock(run_dir) as lock:
+        assert not any(path.exists() for path in left)
         assert json.loads(lock.read_text())["pid"] == os.getpid()
         with run_lock(run_dir):  # re-entrant in one process
             pass
@@ -713,3 +888,81 @@ def test_a_refused_lock_on_a_new_folder_leaves_nothing(tmp_path):
     with pytest.raises(RuntimeError), run_lock(tmp_path / "new"):
         raise RuntimeError("boom")
     assert list(tmp_path.iterdir()) == []
+
+
+# --- files a command wrote may be replaced by it; anything else is refused ---------------------
+
+
+def test_export_replaces_its_own_table_but_not_an_edited_one(tmp_path, capsys):
+    out = tmp_path / "items.csv"
+    assert run(["data", "export", "gen:syllogistic:3", "--out", str(out)]) == 0
+    first = out.read_bytes()
+    assert (tmp_path / WRITTEN_NAME).is_file()
+    assert run(["data", "export", "gen:syllogistic:4", "--out", str(out), "--seed", "1"]) == 0
+    assert out.read_bytes() != first  # its own earlier output: replaced
+    edited = out.read_bytes() + b"a user's edit\n"
+    out.write_bytes(edited)
+    capsys.readouterr()
+    assert run(["data", "export", "gen:syllogistic:3", "--out", str(out)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "was not written by this command" in err[0]
+    assert out.read_bytes() == edited
+
+
+def test_a_recorded_output_is_recognised_only_while_unchanged(tmp_path):
+    path = tmp_path / "summary.csv"
+    path.write_text("task,n\nall,3\n")
+    assert not is_recorded_output(path)
+    with pytest.raises(InputError, match="not written by this command"):
+        check_out_file(path)
+    record_output(path)
+    assert is_recorded_output(path)
+    check_out_file(path)  # accepted: the suite wrote it
+    path.write_text("task,n\nall,4\n")  # same size, other content
+    assert not is_recorded_output(path)
+    other = tmp_path / "other.csv"
+    other.write_text("x\n")
+    record_output(other)
+    path.unlink()
+    record_output(other)  # entries for files that are gone are dropped
+    assert json.loads((tmp_path / WRITTEN_NAME).read_text()).keys() == {"other.csv"}
+    # The ledger vouches for its files only: the folder holding it stays the user's.
+    with pytest.raises(InputError, match="did not write"):
+        check_out_dir(tmp_path)
+
+
+# --- item ids are compared without surrounding spaces ------------------------------------------
+
+
+def test_item_ids_lose_surrounding_spaces_in_items_and_traces(tmp_path):
+    from mimicry.data.items import read_items
+    from mimicry.data.traces import read_traces
+
+    items = tmp_path / "items.csv"
+    items.write_text("item_id,task,prompt,answer\n a1 ,t,p,1\na2\t,t,q,2\n")
+    table = read_items(items)
+    assert table["item_id"].tolist() == ["a1", "a2"]
+    traces = tmp_path / "t.jsonl"
+    traces.write_text(_trace_line(item_id='"a1 "') + _trace_line(item_id='"a2"'))
+    frame, _ = read_traces(traces, item_ids=table["item_id"])
+    assert frame["item_id"].tolist() == ["a1", "a2"]
+
+
+def test_token_counts_up_to_the_bound_are_read_exactly(tmp_path):
+    from mimicry.data.traces import MAX_COUNT, read_traces
+
+    traces = tmp_path / "t.jsonl"
+    traces.write_text(_trace_line(n_reasoning_tokens=str(MAX_COUNT)) + _trace_line(sample="1"))
+    frame, _ = read_traces(traces)
+    assert frame["n_reasoning_tokens"].tolist() == [MAX_COUNT, 3]
+    traces.write_text(_trace_line(n_reasoning_tokens=str(MAX_COUNT + 1)))
+    with pytest.raises(InputError, match="row 1: field 'n_reasoning_tokens'"):
+        read_traces(traces)
+
+
+def test_the_shipped_organism_folder_is_the_suites_own():
+    """`mimicry organism train --out distill/organism/weights` (the README's retraining command)
+    passes the output check: the shipped weights carry the suite's marker."""
+    weights = Path(__file__).parent.parent / "distill" / "organism" / "weights"
+    assert (weights / OWNED_NAME).is_file()
+    assert check_out_dir(weights) == weights

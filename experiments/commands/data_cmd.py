@@ -112,10 +112,10 @@ def export_command(
     ] = None,
 ) -> None:
     """Write built-in tasks and/or generated items as one item table."""
-    from mimicry.data.fileio import check_out_file
+    from mimicry.data.fileio import check_out_file, record_output
     from mimicry.data.items import SUFFIXES, write_items
 
-    check_out_file(out, field="out")
+    check_out_file(out, field="out")  # an existing file only when an earlier export wrote it
     for task in tasks:
         if Path(task).is_file() and Path(task).resolve() == out.resolve():
             raise InputError(
@@ -127,8 +127,10 @@ def export_command(
         raise InputError(f"unknown item table suffix {out.suffix!r}: use .csv or .jsonl", file=out)
     table, ledger = build_table(tasks, seed)
     write_items(table, out)
+    record_output(out)
     if exclusions is not None:
         ledger.write_csv(exclusions)
+        record_output(exclusions)
     counts = table.groupby("task", sort=False).size()
     summary = ", ".join(f"{task} {n}" for task, n in counts.items())
     print(f"wrote {len(table)} items to {out} ({summary})")

@@ -19,10 +19,13 @@ def _fractions(text: str | None) -> tuple[float, ...] | None:
         return None
     if text.strip().lower() in ("", "none"):
         return ()
-    try:
-        return tuple(float(v) for v in text.split(",") if v.strip())
-    except ValueError as error:
-        raise InputError(f"not a list of fractions: {text!r}", field="fractions") from error
+    from mimicry.experiments.commands.checks import finite_list
+
+    values = tuple(finite_list(text, "fractions"))
+    outside = [v for v in values if not 0.0 <= v <= 1.0]
+    if outside:
+        raise InputError(f"fractions lie in [0, 1], got {outside[0]!r}", field="fractions")
+    return values
 
 
 def _pairs(text: str | None, field: str) -> dict[str, str]:
@@ -53,8 +56,14 @@ def read_run_trace_frames(run: Path, known: set[str]) -> dict[str, object]:
     import pandas as pd
 
     frames = {}
+    from mimicry.data.textfile import parse_json_object, read_utf8
+
     for path in sorted((run / "traces").glob("*.jsonl")):
-        lines = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+        lines = [
+            parse_json_object(line, path, number)
+            for number, line in enumerate(read_utf8(path).splitlines(), start=1)
+            if line.strip()
+        ]
         frame = pd.DataFrame(lines).reindex(
             columns=["item_id", "sample", "reasoning", "parse_error"]
         )
@@ -116,81 +125,100 @@ def effort(
     trust_remote_code: bool = typer.Option(False, help="Allow custom model code."),
 ) -> None:
     """Probe the residual stream along each trace for the work left, teacher vs base vs students."""
-    from mimicry.data.fileio import model_fingerprint
-    from mimicry.probes.capture.along import DEFAULT_FRACTIONS, AlongOptions
-    from mimicry.probes.loading import load_causal_lm, load_tokenizer
-    from mimicry.probes.probing.effort import EFFORT_TARGETS, EffortConfig
-    from mimicry.probes.probing.effort_study import combine, effort_model, write_effort
+    from mimicry.data.lock import run_lock
+    from mimicry.experiments.commands.checks import positive
 
-    items = read_run_items(run)
-    traces = read_run_trace_frames(run, set(items["item_id"].astype(str)))
-    manifests = model_manifests(run)
-    weights = {n: m["source"] for n, m in manifests.items() if m.get("source")}
-    weights.update(_pairs(sources, "sources"))
-    roster = read_roster(run, manifests)
-    available = [n for n in traces if n in weights and not roster.is_random_init(n)]
-    chosen = [p.strip() for p in models.split(",") if p.strip()] if models else available
-    missing = [m for m in chosen if m not in available]
-    if missing:
-        raise InputError(
-            f"model {missing[0]!r} needs traces/{missing[0]}.jsonl and weights (have: {available})",
-            field="models",
-        )
-    teacher_name = _teacher(run, teacher)
-    if teacher_name not in traces:
-        raise InputError(f"no traces of the teacher {teacher_name!r}", field="teacher")
-    config = EffortConfig(
+    counts = dict(
         folds=folds,
-        seed=seed,
         n_boot=n_boot,
         n_control=n_control,
-        targets=tuple(p.strip() for p in targets.split(",")) if targets else EFFORT_TARGETS,
+        batch_size=batch_size,
+        max_batch_tokens=max_batch_tokens,
+        shard_rows=shard_rows,
     )
+    for field, value in counts.items():
+        positive(value, field)
+    positive(every, "every", allow_zero=True)
+    if folds < 2:
+        raise InputError(f"must be at least 2, got {folds}", field="folds")
     chosen_fractions = _fractions(fractions)
-    results = []
-    for name in chosen:
-        manifest = manifests.get(name, {})
-        options = AlongOptions(
-            fractions=DEFAULT_FRACTIONS if chosen_fractions is None else chosen_fractions,
-            every=every,
-            template=manifest.get("template", "raw"),
-            think_tags=tuple(manifest.get("think_tags", ("<think>", "</think>"))),
-            batch_size=batch_size,
-            max_batch_tokens=max_batch_tokens,
-            shard_rows=shard_rows,
-        )
-        load = {"trust_remote_code": trust_remote_code}
-        model = load_causal_lm(weights[name], dtype=dtype, device=device, **load)
-        tokenizer = load_tokenizer(weights[name], **load)
-        baseline, random_key = None, None
-        record = roster.baseline_of(name)
-        random_source = manifests.get(record.name, {}).get("source") if record else None
-        if random_init and random_source and Path(random_source).exists():
-            baseline = (
-                load_causal_lm(random_source, dtype=dtype, device=device, **load),
-                load_tokenizer(random_source, **load),
+    if not run.is_dir():
+        raise InputError("no such run folder", file=run, field="run")
+    with run_lock(run):  # one writer per run folder, as every stage command
+        from mimicry.data.fileio import model_fingerprint
+        from mimicry.probes.capture.along import DEFAULT_FRACTIONS, AlongOptions
+        from mimicry.probes.loading import load_causal_lm, load_tokenizer
+        from mimicry.probes.probing.effort import EFFORT_TARGETS, EffortConfig
+        from mimicry.probes.probing.effort_study import combine, effort_model, write_effort
+
+        items = read_run_items(run)
+        traces = read_run_trace_frames(run, set(items["item_id"].astype(str)))
+        manifests = model_manifests(run)
+        weights = {n: m["source"] for n, m in manifests.items() if m.get("source")}
+        weights.update(_pairs(sources, "sources"))
+        roster = read_roster(run, manifests)
+        available = [n for n in traces if n in weights and not roster.is_random_init(n)]
+        chosen = [p.strip() for p in models.split(",") if p.strip()] if models else available
+        missing = [m for m in chosen if m not in available]
+        if missing:
+            raise InputError(
+                f"model {missing[0]!r} needs traces/{missing[0]}.jsonl and weights (have: {available})",
+                field="models",
             )
-            random_key = model_fingerprint(random_source)
-        print(f"effort: {name}{' (+ random init)' if baseline else ''}")
-        results.append(
-            effort_model(
-                model,
-                tokenizer,
-                name,
-                items,
-                traces,
-                run / "effort",
-                teacher=teacher_name,
-                options=options,
-                config=config,
-                random_init=baseline,
-                model_key=[model_fingerprint(weights[name]), dtype],
-                random_key=random_key,
-            )
+        teacher_name = _teacher(run, teacher)
+        if teacher_name not in traces:
+            raise InputError(f"no traces of the teacher {teacher_name!r}", field="teacher")
+        config = EffortConfig(
+            folds=folds,
+            seed=seed,
+            n_boot=n_boot,
+            n_control=n_control,
+            targets=tuple(p.strip() for p in targets.split(",")) if targets else EFFORT_TARGETS,
         )
-        del model, baseline
-    out = write_effort(combine(results, teacher_name, config), run / "effort")
-    print(f"wrote {out} and effort_bins.csv, effort_compare.csv, effort_predictions.csv")
+        results = []
+        for name in chosen:
+            manifest = manifests.get(name, {})
+            options = AlongOptions(
+                fractions=DEFAULT_FRACTIONS if chosen_fractions is None else chosen_fractions,
+                every=every,
+                template=manifest.get("template", "raw"),
+                think_tags=tuple(manifest.get("think_tags", ("<think>", "</think>"))),
+                batch_size=batch_size,
+                max_batch_tokens=max_batch_tokens,
+                shard_rows=shard_rows,
+            )
+            load = {"trust_remote_code": trust_remote_code}
+            model = load_causal_lm(weights[name], dtype=dtype, device=device, **load)
+            tokenizer = load_tokenizer(weights[name], **load)
+            baseline, random_key = None, None
+            record = roster.baseline_of(name)
+            random_source = manifests.get(record.name, {}).get("source") if record else None
+            if random_init and random_source and Path(random_source).exists():
+                baseline = (
+                    load_causal_lm(random_source, dtype=dtype, device=device, **load),
+                    load_tokenizer(random_source, **load),
+                )
+                random_key = model_fingerprint(random_source)
+            print(f"effort: {name}{' (+ random init)' if baseline else ''}")
+            results.append(
+                effort_model(
+                    model,
+                    tokenizer,
+                    name,
+                    items,
+                    traces,
+                    run / "effort",
+                    teacher=teacher_name,
+                    options=options,
+                    config=config,
+                    random_init=baseline,
+                    model_key=[model_fingerprint(weights[name]), dtype],
+                    random_key=random_key,
+                )
+            )
+            del model, baseline
+        out = write_effort(combine(results, teacher_name, config), run / "effort")
+        print(f"wrote {out} and effort_bins.csv, effort_compare.csv, effort_predictions.csv")
 
 
 def register(app: typer.Typer) -> None:

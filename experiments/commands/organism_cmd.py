@@ -56,6 +56,7 @@ def train(
         from mimicry.data.errors import InputError
 
         raise InputError("not a model folder (no config.json)", file=str(init_from))
+    _check_train_outputs(out, checkpoints)
     with console.status("training the organism") as status:
 
         def progress(message: str) -> None:
@@ -88,6 +89,26 @@ def train(
     typer.echo(f"wrote {out} in {metrics['timings_s']['total']:.0f} s")
 
 
+def _check_train_outputs(out: Path, checkpoints: Path | None) -> None:
+    """Before hours of training: `out` must be new, empty or an earlier organism output, and the
+    checkpoints folder new, empty or one an earlier run made (it holds `identity.json`)."""
+    from mimicry.data.errors import InputError
+    from mimicry.data.fileio import check_out_dir
+
+    check_out_dir(out)
+    folder = checkpoints or out.with_name(out.name + ".checkpoints")
+    field = "checkpoints"
+    if folder.exists() and not folder.is_dir():
+        raise InputError("exists and is not a folder", file=folder, field=field)
+    if folder.is_dir() and any(folder.iterdir()) and not (folder / "identity.json").is_file():
+        raise InputError(
+            "is a non-empty folder that mimicry did not write (no identity.json); refusing to "
+            "write into it (choose another --checkpoints)",
+            file=folder,
+            field=field,
+        )
+
+
 @organism_app.command("eval")
 def evaluate(
     model_dir: Annotated[
@@ -113,7 +134,7 @@ def evaluate(
     if out is not None:
         from mimicry.data.fileio import check_out_file
 
-        check_out_file(out)
+        check_out_file(out)  # an existing file only when an earlier eval wrote it
     heldout = pd.concat([generate_items(f, n, seed) for f in families()], ignore_index=True)
     seen = training_prompts(model_dir.parent / "metrics.json")
     if seen:
@@ -139,10 +160,11 @@ def evaluate(
     ]
     typer.echo(summary[columns].to_string(index=False, float_format=lambda v: f"{v:.3f}"))
     if out is not None:
-        from mimicry.data.fileio import atomic_file
+        from mimicry.data.fileio import atomic_file, record_output
 
         with atomic_file(out) as tmp:
             summary.to_csv(tmp, index=False)
+        record_output(out)
 
 
 def register(app: typer.Typer) -> None:
