@@ -1,0 +1,167 @@
+"""Stage builders: behavioural alignment, probes, remaining effort and the comparison."""
+
+from __future__ import annotations
+
+from mimicry.data.errors import InputError
+from mimicry.experiments.pipeline.models import (
+    write_roles,
+)
+from mimicry.experiments.pipeline.runner import RunContext, Unit
+from mimicry.experiments.pipeline.stages.common import (
+    model_sources,
+    run_records,
+    single_blas_thread,
+    trace_path,
+)
+
+
+def behaviour_stage(ctx: RunContext) -> list[Unit]:
+    items = ctx.run_dir / "items.csv"
+    models = [m for m in model_sources(ctx) if trace_path(ctx, m).is_file()]
+    if not models:
+        raise InputError(
+            "no trace files; run the generate stage first", file=ctx.run_dir / "traces"
+        )
+    traces = [trace_path(ctx, m) for m in models]
+    students = [r.name for r in run_records(ctx).students()]
+    pairs = [f"{m}=base" for m in models if m in students and "base" in models]
+    options = ctx.config.behaviour
+    out = ctx.run_dir / "behaviour"
+
+    def run(step) -> None:
+        from mimicry.experiments.behaviour import score
+
+        with single_blas_thread():
+            score(
+                items,
+                traces,
+                out,
+                pairs=pairs,
+                seed=ctx.config.seed,
+                n_boot=options.n_boot,
+                n_perm=options.n_perm,
+                log_cost=options.log_cost,
+                difficulty=options.difficulty,
+                reference=options.reference if options.reference in models else None,
+                min_items=options.min_items,
+                outliers=options.outliers,
+                progress=lambda _message: step(),
+            )
+
+    return [
+        Unit(
+            "alignment",
+            [items, *traces, pairs, options.model_dump(mode="json"), ctx.config.seed],
+            [
+                out / "alignment.csv",
+                out / "summary.csv",
+                out / "transfer.csv",
+                out / "inflation.csv",
+                out / "wrong_right.csv",
+            ],
+            run,
+            requires=[items],
+        )
+    ]
+
+
+def probe_stage(ctx: RunContext) -> list[Unit]:
+    options = ctx.config.probe
+    items = ctx.run_dir / "items.csv"
+    roles_path = write_roles(ctx.run_dir, ctx.config, ctx.organism_dir)
+    out = ctx.run_dir / "probes"
+
+    def run(step) -> None:
+        from mimicry.probes.probing import ProbeConfig, run_probes
+
+        with single_blas_thread():
+            run_probes(
+                ctx.run_dir,
+                targets=list(options.targets),
+                positions=list(options.positions) if options.positions else None,
+                config=ProbeConfig(
+                    folds=options.folds,
+                    seed=ctx.config.seed,
+                    n_boot=options.n_boot,
+                    n_perm=options.n_perm,
+                    n_perm_logistic=options.n_perm_logistic,
+                ),
+                progress=lambda _message: step(),
+            )
+
+    return [
+        Unit(
+            "probes",
+            [
+                items,
+                ctx.run_dir / "activations",
+                ctx.run_dir / "traces",
+                roles_path,
+                options.model_dump(mode="json"),
+                ctx.config.seed,
+            ],
+            [out / "probes.csv", out / "compare.csv", out / "predictions.csv"],
+            run,
+            requires=[items, ctx.run_dir / "activations"],
+        )
+    ]
+
+
+def effort_stage(ctx: RunContext) -> list[Unit]:
+    """Remaining-effort probes along the traces of every captured model (`mimicry effort`)."""
+    options = ctx.config.effort
+    out = ctx.run_dir / "effort"
+
+    def run(step) -> None:
+        from mimicry.experiments.commands.effort_cmd import effort
+
+        with single_blas_thread():
+            effort(
+                ctx.run_dir,
+                models=None,
+                fractions=",".join(str(f) for f in options.fractions) or "none",
+                every=options.every,
+                teacher=None,
+                sources=None,
+                targets=",".join(options.targets),
+                folds=options.folds,
+                seed=ctx.config.seed,
+                n_boot=options.n_boot,
+                n_control=1,
+                batch_size=max(1, ctx.config.capture.batch_size),
+                max_batch_tokens=16384,
+                shard_rows=2048,
+                random_init=ctx.config.capture.random_init_baseline,
+                dtype="float32",
+                device="cpu",
+                trust_remote_code=False,
+            )
+        step()
+
+    return [
+        Unit(
+            "effort",
+            [
+                ctx.run_dir / "items.csv",
+                ctx.run_dir / "traces",
+                ctx.run_dir / "activations",
+                options.model_dump(mode="json"),
+                ctx.config.seed,
+            ],
+            [out / "effort.csv"],
+            run,
+            requires=[ctx.run_dir / "items.csv", ctx.run_dir / "activations"],
+        )
+    ]
+
+
+def compare_stage(ctx: RunContext) -> list[Unit]:
+    """CKA and direction cosines are computed by the probe stage (same activations pass)."""
+    compare = ctx.run_dir / "probes" / "compare.csv"
+
+    def run(step) -> None:
+        if not compare.is_file():
+            raise InputError("compare.csv missing; run the probe stage", file=ctx.run_dir)
+
+    # No outputs of its own: compare.csv belongs to the probe unit (`--force` deletes outputs).
+    return [Unit("cka_directions", [compare], [], run, requires=[compare])]

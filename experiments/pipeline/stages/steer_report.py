@@ -1,0 +1,132 @@
+"""Stage builders: the steering test along the difficulty direction, and the report."""
+
+from __future__ import annotations
+
+from mimicry.data.errors import InputError
+from mimicry.data.fileio import model_fingerprint
+from mimicry.experiments.pipeline.models import (
+    prompt_options,
+    write_roles,
+)
+from mimicry.experiments.pipeline.runner import RunContext, Unit
+from mimicry.experiments.pipeline.stages.common import (
+    model_sources,
+    single_blas_thread,
+    spec_of,
+)
+
+
+def steer_layer(ctx: RunContext, model: str) -> int:
+    """The configured layer, else the model's best human-RT probe layer (>= 1), else the middle."""
+    if ctx.config.steer.layer is not None:
+        return ctx.config.steer.layer
+    import json
+
+    import pandas as pd
+
+    manifest = ctx.run_dir / "activations" / model / "manifest.json"
+    n_layers = json.loads(manifest.read_text())["n_layers"] if manifest.is_file() else 2
+    probes = ctx.run_dir / "probes" / "probes.csv"
+    if probes.is_file():
+        table = pd.read_csv(probes)
+        rows = table[
+            (table["model"] == model)
+            & (table["target"] == "human_rt")
+            & (table["feature_set"] == "activations")
+            & (table["position"] == ctx.config.steer.position)
+            & (table["layer"] >= 1)
+        ]
+        if not rows.empty:
+            return int(rows.sort_values("score").iloc[-1]["layer"])
+    return max(1, n_layers // 2)
+
+
+def steer_stage(ctx: RunContext) -> list[Unit]:
+    options = ctx.config.steer
+    sources = model_sources(ctx)
+    if options.model not in sources:
+        raise InputError(
+            f"steer.model {options.model!r} is not a model of this run ({', '.join(sources)})",
+            field="steer.model",
+        )
+    source = sources[options.model]
+    items = ctx.run_dir / "items.csv"
+    out = ctx.run_dir / "probes" / "steer.csv"
+    generation = ctx.config.generate
+    spec = spec_of(ctx, options.model)
+    layer = steer_layer(ctx, options.model)
+    prompting = prompt_options(spec)
+    steer_prompting = {
+        **prompting.capture,  # template and think tags, as the model is read
+        "open_think": prompting.generate.get("open_think", False),
+    }
+
+    def run(step) -> None:
+        from mimicry.probes.steer import steer_run
+
+        steer_run(
+            source,
+            ctx.run_dir,
+            layer=layer,
+            alphas=list(options.alphas),
+            out_path=out,
+            name=options.model,
+            position=options.position,
+            max_new_tokens=generation.max_new_tokens,
+            limit=options.n_items,
+            n_boot=options.n_boot,
+            seed=ctx.config.seed,
+            trust_remote_code=spec.trust_remote_code,
+            remote=spec.remote,
+            **steer_prompting,
+        )
+        step()
+
+    directions = ctx.run_dir / "probes" / "directions" / options.model
+    return [
+        Unit(
+            options.model,
+            [
+                model_fingerprint(source),
+                items,
+                directions,
+                options.model_dump(mode="json"),
+                layer,
+                steer_prompting,
+                spec.remote,
+                generation.max_new_tokens,
+                ctx.config.seed,
+            ],
+            [out],
+            run,
+            requires=[items, source],
+        )
+    ]
+
+
+# --- report -----------------------------------------------------------------------------------
+
+
+def report_stage(ctx: RunContext) -> list[Unit]:
+    run_dir = ctx.run_dir
+    write_roles(run_dir, ctx.config, ctx.organism_dir)
+    inputs = [
+        run_dir / "config.yaml",
+        run_dir / "roles.json",
+        run_dir / "items.csv",
+        run_dir / "behaviour",
+        run_dir / "entropy",
+        *[p for p in sorted((run_dir / "probes").glob("*.csv"))],
+        *sorted(p for p in run_dir.glob("*/*exclusions.csv") if p.parent.name != "report"),
+        *sorted((run_dir / "traces").glob("*.jsonl")),
+    ]
+
+    def run(step) -> None:
+        from mimicry.experiments.report import build_report
+
+        with single_blas_thread():
+            build_report(run_dir)
+        step()
+
+    out = run_dir / "report"
+    return [Unit("report", inputs, [out / "index.html", out / "report.md"], run)]
