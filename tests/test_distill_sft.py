@@ -12,7 +12,8 @@ import torch
 from safetensors.torch import load_file
 from transformers import AutoModelForCausalLM, TrainerCallback
 
-from mimicry.distill.sft import CHECKPOINT_DIR, checkpoint_problem, train_student
+from mimicry.distill.checkpoint_files import checkpoint_problem
+from mimicry.distill.sft import CHECKPOINT_DIR, train_student
 from mimicry.experiments.cli import run
 from tests.tiny_models import make_tiny_model
 

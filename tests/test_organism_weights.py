@@ -22,8 +22,8 @@ from mimicry.distill.organism.card import (
     RL_GAIN_TARGET,
 )
 from mimicry.distill.organism.evaluate import score_items, summarise
+from mimicry.distill.organism.item_sets import build_item_sets
 from mimicry.distill.organism.recipe import FULL
-from mimicry.distill.organism.train import build_item_sets
 from mimicry.probes.loading import load_causal_lm, load_tokenizer
 
 pytestmark = pytest.mark.slow  # full pipeline runs / the shipped organism's held-out evaluation

@@ -125,7 +125,7 @@ def evaluate(
 
     from mimicry.data.generators import families, generate_items
     from mimicry.distill.organism.evaluate import evaluate_model
-    from mimicry.distill.organism.train import human_items, training_prompts
+    from mimicry.distill.organism.item_sets import human_items, training_prompts
     from mimicry.experiments.commands.checks import positive
     from mimicry.probes.loading import check_model_source
 
