@@ -122,3 +122,28 @@ def run_lock(run_dir: str | Path) -> Iterator[Path]:
             lock.unlink(missing_ok=True)
         if created and not any(run_dir.iterdir()):
             run_dir.rmdir()  # a refused start leaves no empty folder behind
+
+
+def enclosing_run(path: str | Path) -> Path | None:
+    """The run folder (it holds the pipeline's run marker) that `path` lies in, or None."""
+    from mimicry.data.fileio import RUN_MARKER  # fileio imports this module
+
+    for folder in Path(path).absolute().parents:
+        if (folder / RUN_MARKER).is_file():
+            return folder
+    return None
+
+
+@contextlib.contextmanager
+def output_lock(*paths: str | Path | None) -> Iterator[Path | None]:
+    """Hold the writer lock of the run folder an output path lies in, for the block.
+
+    Stage commands that write one file (`generate`, `distill`, `behaviour`, `steer`, ...) into a
+    pipeline's run folder are writers of that folder like `mimicry run`: a second writer is
+    refused. Outputs outside any run folder need no lock.
+    """
+    runs = {r for r in (enclosing_run(p) for p in paths if p is not None) if r is not None}
+    with contextlib.ExitStack() as stack:
+        for run in sorted(runs):
+            stack.enter_context(run_lock(run))
+        yield next(iter(sorted(runs)), None)

@@ -77,6 +77,7 @@ def behaviour(
     from rich.console import Console
 
     from mimicry.data.fileio import check_out_dir
+    from mimicry.data.lock import output_lock
     from mimicry.experiments.behaviour import BehaviourOptions, score
     from mimicry.experiments.commands.checks import existing_file, positive, tokenizer_source
 
@@ -99,7 +100,7 @@ def behaviour(
         figures=figures,
         reference=reference,
     )
-    with console.status("behaviour") as status:
+    with output_lock(out), console.status("behaviour") as status:
         result = score(
             items,
             traces,
