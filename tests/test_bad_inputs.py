@@ -851,6 +851,15 @@ def test_a_live_lock_refuses_a_second_writer(tmp_path, capsys):
             ["report", str(run_dir)],
             ["demo", "--out", str(run_dir)],
             ["effort", str(run_dir)],
+            [
+                "behaviour",
+                "--items",
+                str(items),
+                "--traces",
+                str(items),
+                "--out",
+                str(run_dir / "behaviour"),
+            ],
         ]
         for argv in stage_commands:
             assert run(argv) == 2, argv
