@@ -159,3 +159,14 @@ def test_a_loaded_model_comes_back_as_it_was_given(tiny_model_factory, items):
     )
     with pytest.raises(InputError, match="needs its tokenizer"):
         capture(model, items)
+
+
+def test_root_api_resolves_the_organism_and_nothing_else(tmp_path):
+    import mimicry
+
+    assert (mimicry.resolve_model("organism:teacher") / "config.json").is_file()
+    assert mimicry.resolve_model(tmp_path) == tmp_path
+    with pytest.raises(InputError, match="no organism model 'nope'"):
+        mimicry.resolve_model("organism:nope")
+    assert mimicry.capture.__module__ == "mimicry.api"
+    assert mimicry.probe_layers.__module__ == "mimicry.probes.probing.layers"
