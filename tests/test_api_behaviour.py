@@ -24,6 +24,7 @@ def test_alignment_in_memory_equals_the_stage_files(tmp_path):
     traces = pd.DataFrame(_traces(tmp_path, items))
     tables = alignment(traces, items, pairs=["student=base"], reference="teacher", **OPTIONS)
     assert isinstance(tables, AlignmentTables)
+    assert repr(tables).startswith("AlignmentTables(alignment: ") and "teacher" in repr(tables)
     score(
         tmp_path / "items.csv",
         tmp_path / "traces.jsonl",

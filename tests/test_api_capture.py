@@ -84,6 +84,8 @@ def test_in_memory_capture_equals_the_run_folder_stage(tiny_model_factory, items
     )  # fmt: skip
 
     assert isinstance(result, Capture)
+    assert repr(result).startswith("Capture(model='m', positions=['last_prompt'")
+    assert "resid=(4, 3, 64)" in repr(result) and "excluded=1" in repr(result)
     kept = [f"item{k}" for k in range(len(PROMPTS) - 1)]
     assert result.item_ids == kept and result.positions == list(POSITIONS)
     assert result.exclusions.rows()[0]["reason"] == "no_trace"
@@ -170,3 +172,22 @@ def test_root_api_resolves_the_organism_and_nothing_else(tmp_path):
         mimicry.resolve_model("organism:nope")
     assert mimicry.capture.__module__ == "mimicry.api"
     assert mimicry.probe_layers.__module__ == "mimicry.probes.probing.layers"
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="no GPU")
+def test_a_loaded_model_on_cuda_is_read_where_it_lives(tiny_model_factory, items):
+    """No device given: batches go where the model's weights are; equal to CPU within GPU
+    kernel tolerance."""
+    model_path = tiny_model_factory("qwen2")
+    tokenizer = load_tokenizer(model_path)
+    model = AutoModelForCausalLM.from_pretrained(model_path).to("cuda")
+    on_gpu = capture(model, items, tokenizer=tokenizer, batch_size=2)
+    assert on_gpu.manifest["device"].startswith("cuda")
+    assert on_gpu.manifest["entropy_method"] == "chunked"
+    on_cpu = capture(model_path, items, batch_size=2)
+    for position in on_cpu.positions:
+        assert on_gpu[position].device.type == "cpu"
+        torch.testing.assert_close(on_gpu[position], on_cpu[position], atol=1e-3, rtol=1e-3)
+    assert on_gpu.entropy["entropy"].to_numpy() == pytest.approx(
+        on_cpu.entropy["entropy"].to_numpy(), abs=1e-3
+    )

@@ -48,6 +48,7 @@ def test_probe_layers_finds_the_planted_layer_with_controls(planted):
     items, acts = planted
     result = probe_layers(acts, items, targets=["human_rt"], config=SMALL, model="planted")
     assert isinstance(result, ProbeTable)
+    assert repr(result).startswith(f"ProbeTable({len(result.table)} rows")
     table = result.table
     assert list(table.columns) == list(PROBE_COLUMNS)
     r2 = table[(table["metric"] == "r2") & (table["feature_set"] == "activations")]

@@ -75,7 +75,7 @@ class BehaviourOptions:
                 raise InputError(f"{message} (got {getattr(self, name)!r})", field=name)
 
 
-@dataclass
+@dataclass(repr=False)
 class AlignmentTables:
     """The behaviour stage's tables as DataFrames (the CSVs of RUN/behaviour), and the ledger.
 
@@ -91,6 +91,13 @@ class AlignmentTables:
     exclusions: Exclusions
     options: BehaviourOptions
     correlations: dict = field(default_factory=dict, repr=False)
+
+    def __repr__(self) -> str:
+        return (
+            f"AlignmentTables(alignment: {len(self.alignment)} rows, transfer: "
+            f"{len(self.transfer)}, excluded: {self.exclusions.total()}; summary:\n"
+            f"{self.summary[['model', 'n_tasks', 'r_bar', 'r_bar_ci_low', 'r_bar_ci_high', 'r_bar_p']]!r})"
+        )
 
 
 def parse_pair(text: str) -> tuple[str, str]:

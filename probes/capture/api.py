@@ -7,6 +7,7 @@ The object a notebook works with. It runs the same loop as the run-folder stage
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -44,7 +45,7 @@ from mimicry.probes.capture.writer import ShardStore
 Resid = Float[Tensor, "items layers_plus_1 d_model"]
 
 
-@dataclass
+@dataclass(repr=False)
 class Capture:
     """What one capture read from one model, rows in `item_ids` order.
 
@@ -68,6 +69,14 @@ class Capture:
     attention_entropy: Float[Tensor, "items layers heads regions"] | None = None
     attention_entropy_norm: Float[Tensor, "items layers heads regions"] | None = None
     items: pd.DataFrame | None = field(default=None, repr=False)
+
+    def __repr__(self) -> str:
+        shape = tuple(next(iter(self.activations.values())).shape)
+        entropy = "none" if self.attention_entropy is None else f"{len(self.entropy)} rows"
+        return (
+            f"Capture(model={self.name!r}, positions={self.positions}, resid={shape}, "
+            f"entropy={entropy}, excluded={self.exclusions.total()})"
+        )
 
     @property
     def positions(self) -> list[str]:
@@ -203,7 +212,7 @@ def capture(
         trace_model=trace_model,
     )
     handle = resolve_model(model, tokenizer, settings)
-    name = check_name(name or default_name(handle.path or handle.source.split("/")[-1] or "model"))
+    name = check_name(name or default_name(handle.path or handle.source.rstrip("/").split("/")[-1]))
     reasoning = _reasoning(traces, trace_model, items_df, handle.tokenizer)
     encoded, exclusions, batch_used = encode(handle, items_df, reasoning, settings, name)
     inputs_hash = hash_inputs(
@@ -213,7 +222,7 @@ def capture(
     )
     load_weights(handle, settings)
     shards = []
-    with borrowed(handle.model) if loaded else _nothing():
+    with borrowed(handle.model) if loaded else contextlib.nullcontext():
         engine = make_engine(handle, settings)
         for _, _, tensors in iter_shards(
             engine,
@@ -252,12 +261,6 @@ def capture(
         attention_entropy_norm=joined("entropy_norm") if with_entropy else None,
         items=items_df,
     )
-
-
-def _nothing():
-    import contextlib
-
-    return contextlib.nullcontext()
 
 
 def _items_frame(items) -> pd.DataFrame:

@@ -179,7 +179,7 @@ def _prediction_rows(base: dict, results, layer: int, item_ids) -> list[dict]:
     ]
 
 
-@dataclass
+@dataclass(repr=False)
 class ProbeTable:
     """Per-layer probe results: `table` has the columns of probes.csv (layer x target x feature
     set: score, CI, control score, selectivity, p); `predictions` the out-of-fold predictions."""
@@ -192,6 +192,9 @@ class ProbeTable:
 
     def __len__(self) -> int:
         return len(self.table)
+
+    def __repr__(self) -> str:
+        return f"ProbeTable({len(self.table)} rows; primary metrics:\n{self.primary()!r})"
 
     def _repr_html_(self) -> str:
         return self.primary().to_html(index=False, float_format="{:.3f}".format)
