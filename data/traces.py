@@ -62,32 +62,66 @@ def read_traces(
     path_list = [Path(paths)] if isinstance(paths, str | Path) else [Path(p) for p in paths]
     if not path_list:
         raise InputError("no trace files given", field="traces")
+    records = (
+        record
+        for path in path_list
+        for record in _read_file(path, need_tokens=count_tokens is None)
+    )
+    return _validated_frame(records, item_ids, count_tokens, exclusions)
+
+
+def validate_traces(
+    frame: pd.DataFrame,
+    *,
+    item_ids: Collection[str] | None = None,
+    count_tokens: TokenCounter | None = None,
+    exclusions: Exclusions | None = None,
+    source: str = "<traces>",
+) -> tuple[pd.DataFrame, Exclusions]:
+    """`read_traces` for a table in memory: the same checks per row (rows numbered from 1),
+    the same frame and the same ledger."""
+    path = Path(source)
+    need_tokens = count_tokens is None
+    records = (
+        _parse_line(
+            json.dumps({k: _plain(v) for k, v in row.items() if k not in _READ_ONLY_COLUMNS}),
+            path,
+            number,
+            need_tokens=need_tokens,
+        )
+        for number, row in enumerate(frame.to_dict(orient="records"), start=1)
+    )
+    return _validated_frame(records, item_ids, count_tokens, exclusions)
+
+
+def _validated_frame(records, item_ids, count_tokens, exclusions):
+    """Unknown ids and duplicate samples are input errors; counts, dtypes and the ledger."""
     known = None if item_ids is None else {str(i) for i in item_ids}
     ledger = Exclusions() if exclusions is None else exclusions
-    records: list[dict] = []
+    kept: list[dict] = []
     seen: dict[tuple[str, str, int], tuple[str, int]] = {}
-    for path in path_list:
-        for record in _read_file(path, need_tokens=count_tokens is None):
-            if known is not None and record["item_id"] not in known:
-                raise InputError(
-                    f"unknown item id {record['item_id']!r} (not in the item table)",
-                    file=path,
-                    row=record["line"],
-                    field="item_id",
-                )
-            key = (record["model"], record["item_id"], record["sample"])
-            if key in seen:
-                first_file, first_line = seen[key]
-                raise InputError(
-                    f"duplicate sample {record['sample']} of item {record['item_id']!r} for model "
-                    f"{record['model']!r} (first at {first_file} line {first_line})",
-                    file=path,
-                    row=record["line"],
-                    field="sample",
-                )
-            seen[key] = (str(path), record["line"])
-            records.append(record)
-    frame = pd.DataFrame.from_records(records, columns=list(TRACE_COLUMNS))
+    for record in records:
+        path = record["file"]
+        if known is not None and record["item_id"] not in known:
+            raise InputError(
+                f"unknown item id {record['item_id']!r} (not in the item table)",
+                file=path,
+                row=record["line"],
+                field="item_id",
+            )
+        key = (record["model"], record["item_id"], record["sample"])
+        if key in seen:
+            first_file, first_line = seen[key]
+            raise InputError(
+                f"duplicate sample {record['sample']} of item {record['item_id']!r} for model "
+                f"{record['model']!r} (first at {first_file} line {first_line})",
+                file=path,
+                row=record["line"],
+                field="sample",
+            )
+        seen[key] = (str(path), record["line"])
+        kept.append(record)
+    frame = pd.DataFrame.from_records(kept, columns=list(TRACE_COLUMNS))
     if count_tokens is not None:
         frame[TOKEN_FIELD] = _count(frame["reasoning"].tolist(), count_tokens)
     frame = frame.astype(

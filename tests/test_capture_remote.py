@@ -9,7 +9,7 @@ import pytest
 from safetensors.torch import load_file
 
 from mimicry.experiments.cli import run
-from mimicry.probes.capture import capture
+from mimicry.probes.capture import capture_run
 
 
 def _items(tmp_path):
@@ -26,8 +26,8 @@ def _items(tmp_path):
 def test_remote_local_equals_local_capture(tmp_path, tiny_model_factory):
     model = tiny_model_factory("qwen2")
     items = _items(tmp_path)
-    here = capture(model, items, tmp_path / "here", "m", batch_size=2, entropy=False)
-    remote = capture(model, items, tmp_path / "remote", "m", batch_size=2, remote="local")
+    here = capture_run(model, items, tmp_path / "here", "m", batch_size=2, entropy=False)
+    remote = capture_run(model, items, tmp_path / "remote", "m", batch_size=2, remote="local")
     assert remote.entropy is None  # entropy needs the in-process attention hook
     for position in ("last_prompt", "mean_prompt"):
         a = load_file(here.activations / f"{position}.safetensors")["resid"]
@@ -74,7 +74,7 @@ def test_auto_batch_size_follows_free_memory_and_is_recorded(tmp_path, tiny_mode
         n_tokens=64, d_model=64, n_layers=2, dtype=torch.float32, device="cpu", cap=10**9
     )
     assert 1 <= small < large
-    result = capture(
+    result = capture_run(
         tiny_model_factory("qwen2"), _items(tmp_path), tmp_path / "run", "m", batch_size=0
     )
     manifest = json.loads((result.activations / "manifest.json").read_text())

@@ -12,7 +12,7 @@ from safetensors.torch import load_file
 from transformers import AutoModelForCausalLM, GPTNeoXConfig
 
 from mimicry.experiments.cli import run
-from mimicry.probes.capture import capture
+from mimicry.probes.capture import capture_run
 from mimicry.probes.loading import load_tokenizer
 from tests.tiny_models import make_tiny_model
 
@@ -138,7 +138,7 @@ def test_cli_writes_the_run_contract_in_item_order(tiny_model_factory, inputs, t
 def test_interrupted_capture_resumes_to_identical_output(tiny_model_factory, inputs, tmp_path):
     model_path = tiny_model_factory("llama")
     options = dict(traces=inputs / "traces.jsonl", batch_size=3, shard_size=2)
-    capture(model_path, inputs / "items.csv", tmp_path / "whole", "m", **options)
+    capture_run(model_path, inputs / "items.csv", tmp_path / "whole", "m", **options)
 
     class Stop(Exception):
         pass
@@ -148,7 +148,7 @@ def test_interrupted_capture_resumes_to_identical_output(tiny_model_factory, inp
             raise Stop
 
     with pytest.raises(Stop):
-        capture(
+        capture_run(
             model_path,
             inputs / "items.csv",
             tmp_path / "cut",
@@ -164,7 +164,7 @@ def test_interrupted_capture_resumes_to_identical_output(tiny_model_factory, inp
     assert not (tmp_path / "cut" / "activations" / "m").exists()
 
     ran = []
-    result = capture(
+    result = capture_run(
         model_path,
         inputs / "items.csv",
         tmp_path / "cut",
@@ -180,7 +180,7 @@ def test_interrupted_capture_resumes_to_identical_output(tiny_model_factory, inp
         ).read_bytes() == whole
     whole_csv = (tmp_path / "whole" / "entropy" / "m.csv").read_text()
     assert (tmp_path / "cut" / "entropy" / "m.csv").read_text() == whole_csv
-    assert capture(model_path, inputs / "items.csv", tmp_path / "cut", "m", **options).skipped
+    assert capture_run(model_path, inputs / "items.csv", tmp_path / "cut", "m", **options).skipped
 
 
 def test_unknown_architecture_is_one_line_exit_2(inputs, tmp_path, capsys):

@@ -1,86 +1,35 @@
 """The behaviour stage: item table + trace files -> alignment, summary, transfer, inflation (with a
 reference model), wrong-vs-right cost, exclusions, report.
 
-`score` is what `mimicry behaviour` and the pipeline call. Everything is written inside
+`score` is what `mimicry behaviour` and the pipeline call: it reads the files, runs the in-memory
+`analysis.compute_tables` (what `alignment(traces, items)` returns) and writes the tables. Everything is written inside
 `atomic_dir(out_dir)`, so bad input (raised as InputError before or during the work) leaves no
 output directory behind.
 """
 
 from __future__ import annotations
 
-from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
 from mimicry.data.errors import InputError
 from mimicry.data.exclusions import Exclusions
 from mimicry.data.fileio import atomic_dir, hash_inputs, write_json, write_stamp
 from mimicry.data.traces import read_traces
-from mimicry.experiments.behaviour.alignment import Resampling, TaskCorrelation, correlate_task
-from mimicry.experiments.behaviour.inflation import INFLATION_COLUMNS, inflation_table
+from mimicry.experiments.behaviour.analysis import (
+    AlignmentTables,
+    BehaviourOptions,
+    Progress,
+    compute_tables,
+    parse_pair,
+)
+from mimicry.experiments.behaviour.inflation import INFLATION_COLUMNS
 from mimicry.experiments.behaviour.report import write_report
-from mimicry.experiments.behaviour.selection import (
-    CORRECT_ONLY,
-    DIFFICULTY_KINDS,
-    MAIN,
-    OK,
-    OUTLIER_RULES,
-    Selection,
-    item_costs,
-    select,
-)
-from mimicry.experiments.behaviour.tables import (
-    TRANSFER_COLUMNS,
-    alignment_table,
-    summary_table,
-)
-from mimicry.experiments.behaviour.transfer import transfer_rows
-from mimicry.experiments.behaviour.wrong_right import (
-    WRONG_RIGHT_COLUMNS,
-    item_contrasts,
-    wrong_right_table,
-)
-
-Progress = Callable[[str], None]
-
-
-@dataclass
-class BehaviourOptions:
-    """Options of the behaviour stage (the CLI flags of `mimicry behaviour`).
-
-    `difficulty`: "auto" (per task: RT where the task has RT norms, else 1 - accuracy), "rt" or
-    "error". `reference`: a model with traces; inflation.csv compares every other model's cost
-    with it (None: inflation.csv has no rows).
-    """
-
-    seed: int = 0
-    log_cost: bool = False
-    difficulty: str = "auto"
-    n_boot: int = 10_000
-    n_perm: int = 10_000
-    min_items: int = 5
-    outliers: str = "none"
-    level: float = 0.95
-    figures: bool = True
-    reference: str | None = None
-
-    def validate(self) -> None:
-        """Reject options no analysis can run with, naming the option."""
-        checks = (
-            (self.difficulty in DIFFICULTY_KINDS, "difficulty", f"choose from {DIFFICULTY_KINDS}"),
-            (self.outliers in OUTLIER_RULES, "outliers", f"choose from {OUTLIER_RULES}"),
-            (self.n_boot >= 10, "n_boot", "needs at least 10 resamples"),
-            (self.n_perm >= 10, "n_perm", "needs at least 10 permutations"),
-            (self.min_items >= 3, "min_items", "a correlation needs at least 3 items"),
-            (0.0 < self.level < 1.0, "level", "must lie between 0 and 1"),
-        )
-        for ok, name, message in checks:
-            if not ok:
-                raise InputError(f"{message} (got {getattr(self, name)!r})", field=name)
+from mimicry.experiments.behaviour.selection import CORRECT_ONLY, MAIN
+from mimicry.experiments.behaviour.wrong_right import WRONG_RIGHT_COLUMNS
 
 
 @dataclass
@@ -98,14 +47,6 @@ class BehaviourResult:
     )
 
 
-def parse_pair(text: str) -> tuple[str, str]:
-    """'student=base' -> (student, base)."""
-    student, sep, base = text.partition("=")
-    if not sep or not student.strip() or not base.strip():
-        raise InputError(f"expected STUDENT=BASE, got {text!r}", field="pair")
-    return student.strip(), base.strip()
-
-
 def expand_trace_paths(trace_paths: str | Path | Sequence[str | Path]) -> list[Path]:
     """Trace files as given; a directory stands for the `*.jsonl` files in it (e.g. RUN/traces)."""
     given = [trace_paths] if isinstance(trace_paths, str | Path) else list(trace_paths)
@@ -119,24 +60,6 @@ def expand_trace_paths(trace_paths: str | Path | Sequence[str | Path]) -> list[P
         else:
             paths.append(path)
     return paths
-
-
-def _check_reference(reference: str | None, models: Sequence[str]) -> None:
-    if reference is not None and reference not in models:
-        raise InputError(
-            f"reference model {reference!r} has no traces (models: {', '.join(models)})",
-            field="reference",
-        )
-
-
-def _check_pair(student: str, base: str, models: Sequence[str]) -> None:
-    if student == base:
-        raise InputError(f"student and base are the same model {student!r}", field="pair")
-    for name in (student, base):
-        if name not in models:
-            raise InputError(
-                f"model {name!r} has no traces (models: {', '.join(models)})", field="pair"
-            )
 
 
 def tokenizer_counter(path: str | Path, *, trust_remote_code: bool = False):
@@ -164,7 +87,7 @@ def score(
     progress: Progress | None = None,
     **option_overrides,
 ) -> BehaviourResult:
-    """Score how well each model's reasoning cost follows human difficulty.
+    """Score how well each model's reasoning cost follows human difficulty, from files.
 
     Args:
         items_path: item table (CSV or JSONL, see data.items).
@@ -193,64 +116,11 @@ def score(
         tokenizer_counter(tokenizer, trust_remote_code=trust_remote_code) if tokenizer else None
     )
     traces, ledger = read_traces(paths, item_ids=items["item_id"], count_tokens=counter)
-    models = sorted(traces["model"].unique())
-    for student, base in pair_list:
-        _check_pair(student, base, models)
-    _check_reference(options.reference, models)
-
-    selections_list = select(
-        items,
-        traces,
-        ledger,
-        difficulty=options.difficulty,
-        log_cost=options.log_cost,
-        min_items=options.min_items,
-        outliers=options.outliers,
-    )
-    selections = {(s.analysis, s.model, s.task): s for s in selections_list}
-    resampling = Resampling(
-        seed=options.seed, n_boot=options.n_boot, n_perm=options.n_perm, level=options.level
-    )
-    say("bootstrap and permutation tests")
-    results = correlate_all(selections_list, resampling)
-
-    alignment = alignment_table(selections, results)
-    norms = {(s.model, s.task): s.difficulty_norm for s in selections_list}
-    summary = summary_table(
-        models, results, options.level, norms=norms, standardise=options.difficulty == "auto"
-    )
-    main = {(s.model, s.task): s for s in selections_list if s.analysis == MAIN}
-    say("paired transfer bootstrap")
-    transfer = pd.DataFrame(
-        transfer_rows(pair_list, main, resampling, ledger, min_items=options.min_items),
-        columns=list(TRANSFER_COLUMNS),
-    )
-    say("inflation and wrong-vs-right cost")
-    inflation = pd.DataFrame(columns=list(INFLATION_COLUMNS))
-    if options.reference is not None:
-        costs = item_costs(items, traces, difficulty=options.difficulty)
-        inflation = inflation_table(
-            costs,
-            options.reference,
-            resampling=resampling,
-            ledger=ledger,
-            min_items=options.min_items,
-        )
-    wrong_right = wrong_right_table(
-        item_contrasts(traces, items),
-        resampling=resampling,
-        ledger=ledger,
-        min_items=options.min_items,
-    )
+    tables = compute_tables(items, traces, ledger, pair_list, options, say)
 
     inputs_hash = hash_inputs(Path(items_path), *paths, asdict(options), pair_list, str(tokenizer))
     with atomic_dir(out_dir) as tmp:
-        alignment.to_csv(tmp / "alignment.csv", index=False)
-        summary.to_csv(tmp / "summary.csv", index=False)
-        transfer.to_csv(tmp / "transfer.csv", index=False)
-        inflation.to_csv(tmp / "inflation.csv", index=False)
-        wrong_right.to_csv(tmp / "wrong_right.csv", index=False)
-        ledger.write_csv(tmp / "exclusions.csv")
+        write_tables(tables, tmp)
         write_json(
             tmp / "settings.json",
             {
@@ -264,43 +134,40 @@ def score(
         say("report and figures")
         write_report(
             tmp,
-            alignment=alignment,
-            summary=summary,
-            transfer=transfer,
-            inflation=inflation,
-            wrong_right=wrong_right,
+            alignment=tables.alignment,
+            summary=tables.summary,
+            transfer=tables.transfer,
+            inflation=tables.inflation,
+            wrong_right=tables.wrong_right,
             exclusions=ledger,
             options=options,
-            scatter=_scatter_data(results) if options.figures else {},
+            scatter=_scatter_data(tables.correlations) if options.figures else {},
             token_source="tokenizer " + str(tokenizer) if tokenizer else "trace files",
         )
         write_stamp(tmp, inputs_hash, stage="behaviour")
     return BehaviourResult(
-        Path(out_dir), alignment, summary, transfer, ledger, inflation, wrong_right
+        Path(out_dir),
+        tables.alignment,
+        tables.summary,
+        tables.transfer,
+        ledger,
+        tables.inflation,
+        tables.wrong_right,
     )
 
 
-def correlate_all(
-    selections: Sequence[Selection], resampling: Resampling
-) -> dict[tuple[str, str, str], TaskCorrelation]:
-    """Correlate every analysable model x task; models with identical item sets in a task share
-    one resampling (and one vectorised computation)."""
-    groups: dict[tuple[str, str, tuple[str, ...]], list[Selection]] = defaultdict(list)
-    for sel in selections:
-        if sel.status == OK:
-            groups[(sel.analysis, sel.task, tuple(sel.item_ids))].append(sel)
-    results = {}
-    for (analysis, task, ids), members in sorted(groups.items()):
-        rng = resampling.rng(analysis, task, "\n".join(ids))
-        costs = np.stack([s.cost for s in members], axis=1)
-        accuracy = np.stack([s.accuracy for s in members], axis=1)
-        found = correlate_task(ids, costs, members[0].difficulty, accuracy, resampling, rng)
-        for sel, res in zip(members, found, strict=True):
-            results[(analysis, sel.model, task)] = res
-    return results
+def write_tables(tables: AlignmentTables, out: Path) -> None:
+    """The CSVs of RUN/behaviour: alignment, summary, transfer, inflation, wrong_right,
+    exclusions."""
+    tables.alignment.to_csv(out / "alignment.csv", index=False)
+    tables.summary.to_csv(out / "summary.csv", index=False)
+    tables.transfer.to_csv(out / "transfer.csv", index=False)
+    tables.inflation.to_csv(out / "inflation.csv", index=False)
+    tables.wrong_right.to_csv(out / "wrong_right.csv", index=False)
+    tables.exclusions.write_csv(out / "exclusions.csv")
 
 
-def _scatter_data(results) -> dict[tuple[str, str], TaskCorrelation]:
+def _scatter_data(results) -> dict:
     return {(m, t): res for (a, m, t), res in results.items() if a == MAIN}
 
 

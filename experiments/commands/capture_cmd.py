@@ -104,7 +104,7 @@ def capture_command(
     positive(max_tokens, "max_tokens")
     existing_file(items, "items")
     model_source(model, field="model", device=device)
-    from mimicry.probes.capture import capture
+    from mimicry.probes.capture import capture_run
 
     with run_lock(out):
         console = Console(stderr=True)
@@ -116,7 +116,7 @@ def capture_command(
             transient=True,
         ) as progress:
             task = progress.add_task("capture", total=None)
-            result = capture(
+            result = capture_run(
                 model,
                 items,
                 out,

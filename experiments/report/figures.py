@@ -5,11 +5,10 @@ from __future__ import annotations
 import io
 
 import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
+import numpy as np
+import pandas as pd
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
 
 from mimicry.data.models import Roster  # noqa: E402
 
@@ -83,10 +82,22 @@ def sort_key(colours: dict):
     return colours.sort_key if isinstance(colours, Palette) else str
 
 
+def _figure(**kwargs) -> Figure:
+    """A figure with its own Agg canvas: no global backend, nothing shown in a notebook."""
+    fig = Figure(**kwargs)
+    FigureCanvasAgg(fig)
+    return fig
+
+
+def _subplots(*args, **kwargs):
+    figure_keys = ("figsize", "dpi")
+    fig = _figure(**{k: kwargs.pop(k) for k in figure_keys if k in kwargs})
+    return fig, fig.subplots(*args, **kwargs)
+
+
 def _png(fig) -> bytes:
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", bbox_inches="tight", dpi=150)
-    plt.close(fig)
     return buffer.getvalue()
 
 
@@ -95,7 +106,7 @@ def _panels(
 ):
     ncols = min(n, 4) if ncols is None else ncols
     nrows = int(np.ceil(n / ncols))
-    fig, axes = plt.subplots(
+    fig, axes = _subplots(
         nrows, ncols, figsize=(width * ncols, height * nrows), squeeze=False, sharey=sharey
     )
     for ax in axes.flat[n:]:
@@ -117,8 +128,8 @@ def forest(
     """Dot-and-whisker plot: one panel per `panel` value, one row per `row` value, CI whiskers."""
     table = table[table[estimate].notna()]  # a task no model could be scored on gets no panel
     if table.empty:
-        return _png(plt.figure(figsize=(3, 0.5)))
-    with plt.rc_context(STYLE):
+        return _png(_figure(figsize=(3, 0.5)))
+    with matplotlib.rc_context(STYLE):
         panels = sorted(table[panel].unique(), key=str)
         rows = sorted(table[row].unique(), key=sort_key(colours))
         fig, axes = _panels(len(panels), width=2.4, height=0.35 * len(rows) + 0.9)
@@ -163,7 +174,7 @@ def depth_curves(
     `hline` maps a panel to labelled horizontal baselines (e.g. surface-feature probes); `dotted` draws a
     second column per line dotted (e.g. the control-task score).
     """
-    with plt.rc_context(STYLE):
+    with matplotlib.rc_context(STYLE):
         panels = sorted(table[panel].unique(), key=str)
         fig, axes = _panels(len(panels))
         for ax, name in zip(axes, panels, strict=True):
@@ -218,7 +229,7 @@ def grouped_bars(
     colours: dict[str, str],
 ) -> bytes:
     """One panel per metric (column, title, ci_low, ci_high), one bar per `group` value with CI."""
-    with plt.rc_context(STYLE):
+    with matplotlib.rc_context(STYLE):
         fig, axes = _panels(len(metrics), width=2.4, height=2.6, sharey=False)
         names = sorted(table[group].unique(), key=sort_key(colours))
         for ax, (column, title, low, high) in zip(axes, metrics, strict=True):
@@ -268,8 +279,8 @@ def line_with_ci(
     title: str,
 ) -> bytes:
     """A single panel of y vs x with CI error bars, one series per `line` value."""
-    with plt.rc_context(STYLE):
-        fig, ax = plt.subplots(figsize=(3.4, 2.4))
+    with matplotlib.rc_context(STYLE):
+        fig, ax = _subplots(figsize=(3.4, 2.4))
         groups = table.groupby(line) if line else [("", table)]
         for name, part in groups:
             part = part.sort_values(x)

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import csv
 import math
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import torch
+from jaxtyping import Float
+from torch import Tensor
 
 from mimicry.data.fileio import atomic_file
 from mimicry.probes.capture.inputs import REGIONS
@@ -43,12 +45,35 @@ def _number(value: float) -> str:
     return "" if math.isnan(value) else f"{value:.9g}"
 
 
-def write_entropy_csv(path: Path, store: ShardStore, n_shards: int) -> int:
-    """Stream `item_id, layer, head, region, entropy, entropy_norm` rows shard by shard.
+def entropy_rows(
+    entropy: Float[Tensor, "items layers heads regions"],
+    norm: Float[Tensor, "items layers heads regions"],
+    item_ids: Sequence[str],
+    has_trace: Sequence[bool],
+) -> Iterator[tuple[str, int, int, str, float, float]]:
+    """`(item_id, layer, head, region, entropy, entropy_norm)` per item, layer, head and region.
 
     `layer` is 1-based like `resid` (layer l = the attention of block l); the trace region is
-    written only for items that have a trace. Returns the number of rows.
+    given only for items that have a trace.
     """
+    for i, item_id in enumerate(item_ids):
+        for layer in range(entropy.shape[1]):
+            for head in range(entropy.shape[2]):
+                for r, region in enumerate(REGIONS):
+                    if region == "trace" and not has_trace[i]:
+                        continue
+                    yield (
+                        item_id,
+                        layer + 1,
+                        head,
+                        region,
+                        float(entropy[i, layer, head, r]),
+                        float(norm[i, layer, head, r]),
+                    )
+
+
+def write_entropy_csv(path: Path, store: ShardStore, n_shards: int) -> int:
+    """Stream the `entropy_rows` of every shard to a CSV, shard by shard; returns the row count."""
     rows = 0
     with atomic_file(path) as tmp, tmp.open("w", newline="") as handle:
         writer = csv.writer(handle)
@@ -60,25 +85,11 @@ def write_entropy_csv(path: Path, store: ShardStore, n_shards: int) -> int:
                 strict=True,
             )
         ):
-            item_ids = store.item_ids(index)
-            has_trace = store_has_trace(store, index)
-            for i, item_id in enumerate(item_ids):
-                for layer in range(entropy.shape[1]):
-                    for head in range(entropy.shape[2]):
-                        for r, region in enumerate(REGIONS):
-                            if region == "trace" and not has_trace[i]:
-                                continue
-                            writer.writerow(
-                                (
-                                    item_id,
-                                    layer + 1,
-                                    head,
-                                    region,
-                                    _number(float(entropy[i, layer, head, r])),
-                                    _number(float(norm[i, layer, head, r])),
-                                )
-                            )
-                            rows += 1
+            for row in entropy_rows(
+                entropy, norm, store.item_ids(index), store_has_trace(store, index)
+            ):
+                writer.writerow((*row[:4], _number(row[4]), _number(row[5])))
+                rows += 1
     return rows
 
 

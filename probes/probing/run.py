@@ -17,8 +17,8 @@ from mimicry.data.exclusions import Exclusions
 from mimicry.data.fileio import atomic_dir, hash_inputs, write_stamp
 from mimicry.probes.compare import COMPARE_COLUMNS, compare_pair, load_roles, model_pairs
 from mimicry.probes.directions import difficulty_directions, save_directions
-from mimicry.probes.probing.cv import nested_splits
-from mimicry.probes.probing.probe import ProbeConfig, run_probe
+from mimicry.probes.probing.layers import PREDICTION_COLUMNS, PROBE_COLUMNS, fit_layers
+from mimicry.probes.probing.probe import ProbeConfig
 from mimicry.probes.probing.run_reader import (
     base_models,
     check_surface_features,
@@ -26,92 +26,8 @@ from mimicry.probes.probing.run_reader import (
     random_init_baseline,
     read_item_table,
     read_run_traces,
-    surface_columns,
 )
-from mimicry.probes.probing.targets import ALL_TARGETS, STAGE, build_targets, difficulty_bin
-
-PROBE_COLUMNS = (
-    "model",
-    "position",
-    "layer",
-    "rel_depth",
-    "target",
-    "probe",
-    "feature_set",
-    "score",
-    "ci_low",
-    "ci_high",
-    "control_score",
-    "selectivity",
-    "p_value",
-    "n_items",
-    "metric",
-)
-
-
-def surface_matrix(items: pd.DataFrame) -> np.ndarray:
-    """feat_* columns plus prompt length in characters and words."""
-    columns = [items[c].astype(float).to_numpy() for c in surface_columns(items)]
-    prompts = items["prompt"].astype(str)
-    columns += [prompts.str.len().to_numpy(float), prompts.str.split().str.len().to_numpy(float)]
-    return np.column_stack(columns)
-
-
-def _rows(
-    base: dict, results, feature_set: str, layer, rel_depth, with_control: bool
-) -> list[dict]:
-    rows = []
-    for result in results:
-        row = {
-            **base,
-            "layer": layer,
-            "rel_depth": rel_depth,
-            "feature_set": feature_set,
-            "metric": result.metric,
-            "score": result.score,
-            "ci_low": result.ci_low,
-            "ci_high": result.ci_high,
-            "control_score": result.control_score,
-            "selectivity": result.selectivity,
-            "p_value": result.p_value,
-        }
-        rows.append(row)
-        if with_control:
-            rows.append(
-                {
-                    **row,
-                    "feature_set": "control",
-                    "score": result.control_score,
-                    "ci_low": result.control_ci_low,
-                    "ci_high": result.control_ci_high,
-                    "control_score": float("nan"),
-                    "selectivity": float("nan"),
-                    "p_value": float("nan"),
-                }
-            )
-    return rows
-
-
-PREDICTION_COLUMNS = ("model", "position", "layer", "target", "item_id", "y", "prediction")
-
-
-def _prediction_rows(base: dict, results, layer: int, item_ids) -> list[dict]:
-    """Out-of-fold predictions of one activation probe (continuous targets: one per item)."""
-    result = results[0]
-    if base["probe"] != "ridge" or not len(result.oof):
-        return []
-    return [
-        {
-            "model": base["model"],
-            "position": base["position"],
-            "layer": layer,
-            "target": base["target"],
-            "item_id": item,
-            "y": float(y),
-            "prediction": float(p),
-        }
-        for item, y, p in zip(item_ids, result.y, result.oof, strict=True)
-    ]
+from mimicry.probes.probing.targets import ALL_TARGETS, STAGE, difficulty_bin
 
 
 def _aligned(items: pd.DataFrame, item_ids: list[str]) -> pd.DataFrame:
@@ -207,15 +123,20 @@ def run_probes(
                     directions[name] = found["direction"]
                     save_directions(out / "directions" / name / f"{position}.safetensors", found)
                 ledger = exclusions if position == chosen_positions[0] else Exclusions()
-                model_targets = build_targets(aligned, traces, name, requested, ledger)
-                random_resid = _random_init_resid(run, all_models, name, position, acts.item_ids)
-                surface = surface_matrix(aligned)
-                for target in model_targets.values():
-                    target_rows, target_predictions = _probe_target(
-                        name, position, target, aligned, resid, random_resid, surface, config, say
-                    )
-                    rows += target_rows
-                    predictions += target_predictions
+                model_rows, model_predictions = fit_layers(
+                    resid,
+                    aligned,
+                    traces,
+                    model=name,
+                    position=position,
+                    targets=requested,
+                    config=config,
+                    exclusions=ledger,
+                    random_resid=_random_init_resid(run, all_models, name, position, acts.item_ids),
+                    say=say,
+                )
+                rows += model_rows
+                predictions += model_predictions
             for model_a, model_b, role_a, role_b in pairs:
                 if model_a in held and model_b in held:
                     compare_rows += compare_pair(
@@ -243,43 +164,3 @@ def run_probes(
 
         plot_all(table, run / "report" / "figures")
     return run / "probes"
-
-
-def _probe_target(name, position, target, aligned, resid, random_resid, surface, config, say):
-    """All rows of one target (each layer, embedding mark, random-init, surface, control) and the
-    activation probes' out-of-fold predictions per item."""
-    keep = np.isfinite(target.values)
-    y = target.values[keep]
-    if target.kind == "class":
-        _, y = np.unique(y, return_inverse=True)
-    groups = aligned["group"].astype(str).to_numpy()[keep]
-    tasks = aligned["task"].astype(str).to_numpy()[keep]
-    splits = nested_splits(groups, config.folds, config.seed)
-    n_layers = resid.shape[1] - 1
-    base = {
-        "model": name,
-        "position": position,
-        "target": target.name,
-        "probe": "ridge" if target.kind == "continuous" else "logistic",
-        "n_items": int(keep.sum()),
-    }
-
-    def fit(x):
-        return run_probe(x, y, target.kind, tasks, splits, config, n_classes=target.n_classes)
-
-    rows: list[dict] = []
-    predictions: list[dict] = []
-    item_ids = aligned["item_id"].astype(str).to_numpy()[keep]
-    for layer in range(n_layers + 1):
-        say(f"{name} {position} {target.name} layer {layer}")
-        results = fit(resid[keep, layer])
-        rows += _rows(base, results, "activations", layer, layer / n_layers, True)
-        predictions += _prediction_rows(base, results, layer, item_ids)
-        if layer == 0:
-            rows += _rows(base, results, "embedding", 0, 0.0, False)
-        if random_resid is not None:
-            rows += _rows(
-                base, fit(random_resid[keep, layer]), "random_init", layer, layer / n_layers, False
-            )
-    rows += _rows(base, fit(surface[keep]), "surface", -1, float("nan"), False)
-    return rows, predictions

@@ -27,9 +27,9 @@ def _capture_unit(ctx: RunContext, name: str, source, spec) -> Unit:
     reading = prompt_options(spec).capture
 
     def run(step) -> None:
-        from mimicry.probes.capture import capture
+        from mimicry.probes.capture import capture_run
 
-        capture(
+        capture_run(
             source,
             items,
             ctx.run_dir,
