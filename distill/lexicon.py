@@ -317,13 +317,16 @@ def lexicon_report(
 
 
 def _plot(pooled, labels, path: Path) -> None:
-    """One panel per category: rate per 1k tokens by difficulty bin, one line per model."""
-    import matplotlib
+    """One panel per category: rate per 1k tokens by difficulty bin, one line per model.
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    Drawn on a `Figure` with its own Agg canvas: no global backend is chosen (a notebook that
+    imports the suite keeps its inline plots)."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
 
-    fig, axes = plt.subplots(1, len(CATEGORIES), figsize=(3.2 * len(CATEGORIES), 3.0), sharex=True)
+    fig = Figure(figsize=(3.2 * len(CATEGORIES), 3.0))
+    FigureCanvasAgg(fig)
+    axes = fig.subplots(1, len(CATEGORIES), sharex=True, squeeze=False)[0]
     x = {label: i for i, label in enumerate(labels)}
     for ax, category in zip(axes, CATEGORIES, strict=True):
         sub = pooled[pooled["category"] == category]
@@ -339,4 +342,3 @@ def _plot(pooled, labels, path: Path) -> None:
     axes[-1].legend(fontsize=7)
     fig.tight_layout()
     fig.savefig(path, dpi=120)
-    plt.close(fig)
