@@ -2,14 +2,17 @@
 
 Reasoning models write `<think> ...reasoning... </think> ANSWER`; some chat templates already open
 the think block in the prompt, so a generation may carry only the closing tag. Models without
-think tags are parsed with a configured delimiter (e.g. "Answer:"). A generation that cannot be
-split is reported with a reason, never guessed at, so the caller can count it as an exclusion.
+think tags are parsed with a configured delimiter (e.g. "Answer:") or an answer pattern (a regular
+expression such as "the answer is"): the reasoning is the text before it. A generation that cannot
+be split is reported with a reason, never guessed at, so the caller can count it as an exclusion.
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+
+from mimicry.data.errors import InputError
 
 # Reasons a generation does not parse (the `reason` field of ParsedGeneration).
 EMPTY_GENERATION = "empty_generation"
@@ -24,7 +27,7 @@ _ANSWER_LABEL = re.compile(
     r"^(?:(?:so\s+|thus\s+)?the\s+)?(?:final\s+)?answer\s*(?:is)?\s*[:=]?\s*", re.I
 )
 _SPACED_PUNCT = re.compile(r"\s*([^\w\s])\s*")
-_EDGE_PUNCT = ".,;:!?\"'`()[]{} "
+_EDGE_PUNCT = ".,;:!?\"'`()[]{}* "
 
 
 @dataclass(frozen=True)
@@ -66,18 +69,25 @@ def split_generation(
     open_tag: str = "<think>",
     close_tag: str = "</think>",
     delimiter: str | None = None,
+    answer_pattern: str | None = None,
 ) -> ParsedGeneration:
     """Split `text` into reasoning and answer.
 
-    With `delimiter`, the reasoning is everything before its first occurrence and the answer the
-    first line after it. Otherwise the reasoning is the span between `open_tag` and `close_tag`
+    With `delimiter` (a literal string) or `answer_pattern` (a regular expression, matched without
+    regard to case), the reasoning is everything before its first occurrence and the answer the
+    first non-empty line after it (the rest of the marker's line when it holds text). Otherwise the reasoning is the span between `open_tag` and `close_tag`
     (or everything before `close_tag` when the prompt already opened the block) and the answer the
     first non-empty line after `close_tag`.
     """
     if not text or not text.strip():
         return ParsedGeneration("", "", False, EMPTY_GENERATION)
-    if delimiter is not None:
-        cut = text.find(delimiter)
+    if delimiter is not None or answer_pattern is not None:
+        if delimiter is not None:
+            cut = text.find(delimiter)
+            end = cut + len(delimiter)
+        else:
+            found = _compile(answer_pattern).search(text)
+            cut, end = (found.start(), found.end()) if found else (-1, -1)
         if cut < 0:
             return ParsedGeneration(text.strip(), "", False, MISSING_DELIMITER)
         before = text[:cut]
@@ -85,7 +95,7 @@ def split_generation(
             before = before.split(open_tag, 1)[1]
         if close_tag:
             before = before.replace(close_tag, " ")
-        return _finish(before, text[cut + len(delimiter) :])
+        return _finish(before, text[end:])
     close = text.find(close_tag)
     if close < 0:
         opened = text.find(open_tag)
@@ -99,6 +109,16 @@ def split_generation(
     if opened >= 0:
         before = before[opened + len(open_tag) :]
     return _finish(before, text[close + len(close_tag) :])
+
+
+def _compile(pattern: str) -> re.Pattern:
+    try:
+        return re.compile(pattern, re.IGNORECASE)
+    except re.error as error:
+        raise InputError(
+            f"answer pattern {pattern!r} is not a regular expression: {error}",
+            field="answer_pattern",
+        ) from None
 
 
 def normalise_answer(answer: str) -> str:

@@ -91,7 +91,7 @@ def _generate_unit(ctx: RunContext, name: str, source, items: Path, out: Path) -
     spec = _spec(ctx, name)
     if spec.traces is not None:
         return _copy_traces_unit(ctx, name, spec.traces, items, out)
-    prompting = prompt_options(spec).generate
+    prompting = prompt_options(spec)
 
     def run(step) -> None:
         from mimicry.distill.generate import generate
@@ -111,12 +111,12 @@ def _generate_unit(ctx: RunContext, name: str, source, items: Path, out: Path) -
             dtype=spec.dtype,
             trust_remote_code=spec.trust_remote_code,
             on_batch=lambda done, total: step(done, total),
-            **prompting,
+            convention=prompting.convention,
         )
 
     inputs = [model_fingerprint(source), items, options.model_dump(mode="json"), ctx.config.seed]
-    if prompting:
-        inputs.append(prompting)
+    if prompting.generate:
+        inputs.append(prompting.convention.as_dict())
     return Unit(name, inputs, [out], run, requires=[items])
 
 
@@ -362,7 +362,8 @@ def _capture_unit(ctx: RunContext, name: str, source, spec) -> Unit:
     items = ctx.run_dir / "items.csv"
     traces = trace_path(ctx, options.traces_from) if options.traces_from else None
     out = ctx.run_dir / "activations" / name
-    reading = prompt_options(spec).capture
+    prompting = prompt_options(spec)
+    reading = prompting.capture and prompting.convention.as_dict()
 
     def run(step) -> None:
         from mimicry.probes.capture import capture
@@ -385,7 +386,7 @@ def _capture_unit(ctx: RunContext, name: str, source, spec) -> Unit:
             revision=spec.revision,
             entropy=options.entropy,
             on_shard=lambda done, total: step(done + 1, total),
-            **reading,
+            template=prompting.convention,  # as the model generated
         )
 
     outputs = [out / "manifest.json"]
@@ -605,11 +606,7 @@ def steer_stage(ctx: RunContext) -> list[Unit]:
     generation = ctx.config.generate
     spec = _spec(ctx, options.model)
     layer = steer_layer(ctx, options.model)
-    prompting = prompt_options(spec)
-    steer_prompting = {
-        **prompting.capture,  # template and think tags, as the model is read
-        "open_think": prompting.generate.get("open_think", False),
-    }
+    convention = prompt_options(spec).convention  # as the model generated its traces
 
     def run(step) -> None:
         from mimicry.probes.steer import steer_run
@@ -628,7 +625,8 @@ def steer_stage(ctx: RunContext) -> list[Unit]:
             seed=ctx.config.seed,
             trust_remote_code=spec.trust_remote_code,
             remote=spec.remote,
-            **steer_prompting,
+            convention=convention,
+            batch_size=generation.batch_size,
         )
         step()
 
@@ -642,7 +640,7 @@ def steer_stage(ctx: RunContext) -> list[Unit]:
                 directions,
                 options.model_dump(mode="json"),
                 layer,
-                steer_prompting,
+                convention.as_dict(),
                 spec.remote,
                 generation.max_new_tokens,
                 ctx.config.seed,

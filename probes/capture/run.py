@@ -34,6 +34,7 @@ from mimicry.probes.capture.positions import TRACE_POSITIONS, parse_positions, p
 from mimicry.probes.capture.results import resid_key, write_entropy_csv, write_positions
 from mimicry.probes.capture.texts import STAGE, encode_items, select_traces
 from mimicry.probes.capture.writer import ShardStore
+from mimicry.probes.prompting import PromptConvention
 
 FORMAT_VERSION = 1
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
@@ -185,7 +186,7 @@ def capture(
     shard_size: int = 256,
     entropy: bool = True,
     entropy_method: str = "auto",
-    template: str = "raw",
+    template: str | dict | PromptConvention = "raw",
     think_tags: tuple[str, str] = (THINK_OPEN, THINK_CLOSE),
     max_tokens: int | None = None,
     remote: str = "no",
@@ -211,7 +212,8 @@ def capture(
         shard_size: items per resumable shard.
         entropy: also write attention entropy per layer, head and region.
         entropy_method: auto (fused on CPU, else chunked), chunked, fused, or eager (reference).
-        template: `raw` text or the tokenizer's `chat` template around the prompt.
+        template: the model's prompt convention (as generation used it), or `raw` text / the
+            tokenizer's `chat` template around the prompt (legacy names).
         think_tags: the markers that open and close reasoning in this model family.
         max_tokens: longer items are excluded (default: the model's context length).
         remote: "no"; "local" (every trace goes through nnsight's remote serialisation and runs
@@ -230,6 +232,9 @@ def capture(
     name = name or default_name(model)
     if not _NAME.match(name):
         raise InputError(f"name {name!r} must be letters, digits, '.', '_' or '-'", field="name")
+    if not isinstance(template, str):  # a prompt convention: stored as its JSON fields
+        template = PromptConvention.from_value(template).as_dict()
+        think_tags = (template["think_open"], template["think_close"])
     trace_paths = (
         None if traces is None else ([traces] if isinstance(traces, str | Path) else list(traces))
     )
