@@ -12,8 +12,6 @@ from dataclasses import dataclass
 
 import torch
 
-from mimicry.probes.prompting import PromptConvention
-
 # End-of-turn markers of common chat templates: generation stops at them as at eos.
 END_OF_TURN = (
     "<|im_end|>",
@@ -91,30 +89,3 @@ def generate_batch(
         )
     new_tokens = output[:, batch["input_ids"].shape[1] :].cpu()
     return [to_generation(row.tolist(), tokenizer, stop_ids) for row in new_tokens]
-
-
-def greedy_generations(
-    model,
-    tokenizer,
-    convention: PromptConvention,
-    prompts: Sequence[str],
-    *,
-    max_new_tokens: int,
-    batch_size: int,
-) -> list[Generation]:
-    """Greedy continuations of item prompts, rendered under the model's convention, in batches of
-    `batch_size` in order (as the generate stage batches them)."""
-    convention = convention.resolved(tokenizer)
-    texts = [convention.render(tokenizer, p) for p in prompts]
-    stop_ids = stop_token_ids(tokenizer, model)
-    out: list[Generation] = []
-    for start in range(0, len(texts), batch_size):
-        out += generate_batch(
-            model,
-            tokenizer,
-            texts[start : start + batch_size],
-            add_special_tokens=convention.adds_special_tokens(tokenizer),
-            stop_ids=stop_ids,
-            max_new_tokens=max_new_tokens,
-        )
-    return out

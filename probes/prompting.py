@@ -31,9 +31,11 @@ THINK_OPEN = "<think>"
 THINK_CLOSE = "</think>"
 
 # The default for a chat model without think tags: ask for reasoning and a marked answer.
+# Measured on SmolLM2-135M-Instruct: a placeholder answer ("The answer is: X") is copied
+# literally and the reasoning skipped; asking for the reasoning first and the marker last is not.
 DEFAULT_INSTRUCTION = (
-    "Think it through step by step. Then write your final answer on the last line, "
-    'in the form "The answer is: X".'
+    'Reason step by step first. Then, on the last line, write "The answer is:" followed by '
+    "your answer."
 )
 DEFAULT_ANSWER_PATTERN = r"the\s+(?:final\s+)?answer\s+is\s*:?"
 

@@ -108,7 +108,9 @@ def test_one_convention_renders_the_same_tokens_in_generate_capture_and_steer(ch
         ]
         for t in backend.render_prompts(PROMPTS)
     ]
-    captured = [list(encode_item(tokenizer, "i", p, template=convention).input_ids) for p in PROMPTS]
+    captured = [
+        list(encode_item(tokenizer, "i", p, template=convention).input_ids) for p in PROMPTS
+    ]
     texts, special = render_prompts(PROMPTS, tokenizer, convention)
     steered = [tokenizer(t, add_special_tokens=special)["input_ids"] for t in texts]
     assert generated == captured == steered
