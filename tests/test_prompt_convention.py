@@ -256,3 +256,27 @@ def test_unparsed_traces_are_excluded_and_counted_by_capture_and_probe_targets(
     counted = {(r["task"], r["reason"]): r["n"] for r in ledger.rows()}
     assert counted[("t1", "unparsed_sample")] == 1 and counted[("t2", "unparsed_sample")] == 1
     assert counted[("t1", "no_own_length")] == 1 and counted[("t2", "no_correct")] == 1
+
+
+def test_a_run_gives_each_model_one_convention_and_its_students_the_trained_one():
+    from mimicry.experiments.config import RunConfig
+    from mimicry.experiments.pipeline.models import run_convention
+
+    config = RunConfig.model_validate(
+        {
+            "models": {
+                "teacher": {"source": "t", "instruction": "show your work", "system_prompt": "s"},
+                "base": {"source": "b", "answer_pattern": "final:", "prompt_style": "chat"},
+                "students": {"pub": {"source": "p", "instruction": ""}},
+            }
+        }
+    )
+    teacher = run_convention(config, "teacher")
+    assert (teacher.instruction, teacher.system_prompt) == ("show your work", "s")
+    assert run_convention(config, "base").answer_pattern == "final:"
+    assert run_convention(config, "base__random_init") == run_convention(config, "base")
+    assert run_convention(config, "student_pub").instruction == ""
+    # SFT and RL students learnt think-tagged completions after the bare prompt
+    student = run_convention(config, "student_original")
+    assert (student.style, student.instruction, student.answer_pattern) == ("chat", "", "")
+    assert student.uses_think_tags

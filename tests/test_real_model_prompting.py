@@ -16,7 +16,9 @@ pytestmark = [pytest.mark.real_model, pytest.mark.slow]  # ~1-2 min of generatio
 
 def test_generate_with_default_flags_parses_most_smollm2_traces(smollm2, tmp_path, capsys):
     items = tmp_path / "all.csv"
-    assert cli(["data", "export", "relational_3ps", "cardinal_directions", "--out", str(items)]) == 0
+    assert (
+        cli(["data", "export", "relational_3ps", "cardinal_directions", "--out", str(items)]) == 0
+    )
     table = pd.read_csv(items)
     subset = pd.concat([table[table["task"] == t].head(2) for t in sorted(set(table["task"]))])
     subset.to_csv(tmp_path / "items.csv", index=False)

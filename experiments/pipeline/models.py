@@ -112,6 +112,27 @@ def prompt_options(spec: ModelSpec) -> PromptOptions:
     return PromptOptions(generate, capture, convention)
 
 
+def run_convention(config: RunConfig, name: str) -> PromptConvention:
+    """The prompt convention of one model of the run (the same for generate, capture and steer).
+
+    Students the run distils learnt `<think> reasoning </think> ANSWER` completions after the bare
+    item prompt (SFT and RL prompt without instruction or system turn), so they are prompted and
+    read that way in the base's style and tags, whatever instruction the base is given.
+    """
+    name = name.removesuffix(RANDOM_INIT_SUFFIX)
+    convention = prompt_convention(model_specs(config)[name])
+    if name in {student_name(c) for c in distilled_conditions(config)}:
+        return PromptConvention(
+            style=convention.style,
+            instruction="",
+            think_open=convention.think_open,
+            think_close=convention.think_close,
+            open_think=convention.open_think,
+            answer_pattern="",
+        )
+    return convention
+
+
 def resolve_source(spec: ModelSpec, organism_dir: Path | None = None) -> str | Path:
     """`organism:teacher` -> the organism folder; else a local path or a hub name.
 

@@ -19,10 +19,12 @@ from mimicry.experiments.pipeline.models import (
     model_specs,
     prompt_options,
     resolve_source,
+    run_convention,
     student_name,
     write_roles,
 )
 from mimicry.experiments.pipeline.runner import RunContext, Unit
+from mimicry.probes.prompting import PromptConvention
 
 
 def _source(ctx: RunContext, role: str) -> str | Path:
@@ -91,7 +93,7 @@ def _generate_unit(ctx: RunContext, name: str, source, items: Path, out: Path) -
     spec = _spec(ctx, name)
     if spec.traces is not None:
         return _copy_traces_unit(ctx, name, spec.traces, items, out)
-    prompting = prompt_options(spec)
+    convention = run_convention(ctx.config, name)
 
     def run(step) -> None:
         from mimicry.distill.generate import generate
@@ -111,12 +113,12 @@ def _generate_unit(ctx: RunContext, name: str, source, items: Path, out: Path) -
             dtype=spec.dtype,
             trust_remote_code=spec.trust_remote_code,
             on_batch=lambda done, total: step(done, total),
-            convention=prompting.convention,
+            convention=convention,
         )
 
     inputs = [model_fingerprint(source), items, options.model_dump(mode="json"), ctx.config.seed]
-    if prompting.generate:
-        inputs.append(prompting.convention.as_dict())
+    if convention != PromptConvention():
+        inputs.append(convention.as_dict())
     return Unit(name, inputs, [out], run, requires=[items])
 
 
@@ -362,8 +364,8 @@ def _capture_unit(ctx: RunContext, name: str, source, spec) -> Unit:
     items = ctx.run_dir / "items.csv"
     traces = trace_path(ctx, options.traces_from) if options.traces_from else None
     out = ctx.run_dir / "activations" / name
-    prompting = prompt_options(spec)
-    reading = prompting.capture and prompting.convention.as_dict()
+    convention = run_convention(ctx.config, name)
+    reading = {} if convention == PromptConvention() else convention.as_dict()
 
     def run(step) -> None:
         from mimicry.probes.capture import capture
@@ -386,7 +388,7 @@ def _capture_unit(ctx: RunContext, name: str, source, spec) -> Unit:
             revision=spec.revision,
             entropy=options.entropy,
             on_shard=lambda done, total: step(done + 1, total),
-            template=prompting.convention,  # as the model generated
+            template=convention,  # as the model generated
         )
 
     outputs = [out / "manifest.json"]
@@ -606,7 +608,7 @@ def steer_stage(ctx: RunContext) -> list[Unit]:
     generation = ctx.config.generate
     spec = _spec(ctx, options.model)
     layer = steer_layer(ctx, options.model)
-    convention = prompt_options(spec).convention  # as the model generated its traces
+    convention = run_convention(ctx.config, options.model)  # as it generated its traces
 
     def run(step) -> None:
         from mimicry.probes.steer import steer_run
