@@ -20,7 +20,7 @@ NO_REASONING_TAGS = "no_reasoning_tags"
 UNCLOSED_REASONING = "unclosed_reasoning"
 MISSING_DELIMITER = "missing_delimiter"
 EMPTY_REASONING = "empty_reasoning"  # used by consumers that need reasoning text
-NO_ANSWER = "no_answer"
+NO_ANSWER = "no_answer"  # also: the answer line is the answer marker again (a loop)
 
 _BOXED = re.compile(r"\\boxed\{([^{}]*)\}")
 _ANSWER_LABEL = re.compile(
@@ -95,7 +95,11 @@ def split_generation(
             before = before.split(open_tag, 1)[1]
         if close_tag:
             before = before.replace(close_tag, " ")
-        return _finish(before, text[end:])
+        parsed = _finish(before, text[end:])
+        if parsed.ok and _repeats_marker(parsed.answer, delimiter, answer_pattern):
+            # "The answer is: The answer is: ..." is a loop, not an answer
+            return ParsedGeneration(parsed.reasoning, "", False, NO_ANSWER)
+        return parsed
     close = text.find(close_tag)
     if close < 0:
         opened = text.find(open_tag)
@@ -109,6 +113,13 @@ def split_generation(
     if opened >= 0:
         before = before[opened + len(open_tag) :]
     return _finish(before, text[close + len(close_tag) :])
+
+
+def _repeats_marker(answer: str, delimiter: str | None, pattern: str | None) -> bool:
+    """Whether the answer line starts with the answer marker again."""
+    if delimiter is not None:
+        return answer.startswith(delimiter)
+    return _compile(pattern).match(answer) is not None
 
 
 def _compile(pattern: str) -> re.Pattern:
