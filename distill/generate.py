@@ -14,13 +14,14 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from mimicry.data.errors import InputError
 from mimicry.data.exclusions import Exclusions
 from mimicry.data.fileio import hash_inputs, model_fingerprint, write_json
-from mimicry.data.reasoning import answers_match, split_generation
+from mimicry.data.reasoning import answers_match
+from mimicry.probes.prompting import PromptConvention
 
 STAGE = "generate"
 _SEED_STRIDE = 100_003
@@ -51,10 +52,11 @@ class GenerationOptions:
     seed: int = 0
     backend: str = "hf"
     delimiter: str | None = None
-    open_tag: str = "<think>"
-    close_tag: str = "</think>"
-    prompt_style: str = "auto"
-    open_think: bool = False
+    convention: PromptConvention = field(default_factory=PromptConvention)
+
+    def hashed(self) -> dict:
+        """The options as JSON values (the inputs hash)."""
+        return {**self.__dict__, "convention": self.convention.as_dict()}
 
     def validate(self) -> None:
         """Reject impossible settings before loading anything."""
@@ -92,6 +94,7 @@ def generate(
     close_tag: str = "</think>",
     prompt_style: str = "auto",
     open_think: bool = False,
+    convention: PromptConvention | None = None,
     device: str | None = None,
     dtype: str | None = None,
     trust_remote_code: bool = False,
@@ -101,6 +104,9 @@ def generate(
 
     Returns a summary; the trace file (INTERFACES §3, plus `task`, `prompt`, `parse_error`,
     `n_generated_tokens`, `finished`) lands at `out_path`. `on_batch(done, total)` reports progress.
+    `convention` is the model's prompt convention (shared with capture and steering); without it
+    one is built from `prompt_style`, `open_think` and the tags. `delimiter`, a literal answer
+    marker, overrides the convention's way of ending the reasoning.
     """
     from mimicry.data.items import read_items
 
@@ -113,16 +119,16 @@ def generate(
         seed=seed,
         backend=backend,
         delimiter=delimiter,
-        open_tag=open_tag,
-        close_tag=close_tag,
-        prompt_style=prompt_style,
-        open_think=open_think,
+        convention=convention
+        or PromptConvention(
+            style=prompt_style, think_open=open_tag, think_close=close_tag, open_think=open_think
+        ),
     )
     options.validate()
     out = Path(out_path)
     items = read_items(items_path)
     partial, progress_file = _side_paths(out)
-    inputs_hash = hash_inputs(Path(items_path), model_fingerprint(model_path), options.__dict__)
+    inputs_hash = hash_inputs(Path(items_path), model_fingerprint(model_path), options.hashed())
     progress = _read_progress(progress_file)
     summary = GenerateSummary(out_path=out)
     if out.is_file() and progress.get("hash") == inputs_hash and progress.get("complete"):
@@ -151,10 +157,9 @@ def generate(
             device=device,
             dtype=dtype,
             trust_remote_code=trust_remote_code,
-            prompt_style=options.prompt_style,
-            open_think=options.open_think,
-            open_tag=options.open_tag,
+            convention=options.convention,
         )
+        resolved = replace(options, convention=engine.convention)
         for index in range(done, len(batches)):
             batch = batches[index]
             generations = engine.generate(
@@ -164,7 +169,7 @@ def generate(
                 seed=options.seed * _SEED_STRIDE + index,
             )
             rows = [
-                trace_row(row, sample, gen, options, engine.count_tokens)
+                trace_row(row, sample, gen, resolved, engine.count_tokens)
                 for (row, sample), gen in zip(batch, generations, strict=True)
             ]
             with partial.open("ab") as handle:
@@ -189,13 +194,9 @@ def generate(
 
 
 def trace_row(item, sample: int, generation, options: GenerationOptions, count_tokens) -> dict:
-    """One trace line from an item, a sample index and a backend Generation."""
-    parsed = split_generation(
-        generation.text,
-        open_tag=options.open_tag,
-        close_tag=options.close_tag,
-        delimiter=options.delimiter,
-    )
+    """One trace line from an item, a sample index and a backend Generation (parsed under the
+    options' resolved convention)."""
+    parsed = options.convention.parse(generation.text, delimiter=options.delimiter)
     answer = parsed.answer if parsed.ok else ""
     row = {
         "item_id": str(item.item_id),

@@ -2,29 +2,39 @@
 
 A forward hook on decoder block L-1 (activation layer L in probes.csv) adds
 alpha x unit direction x typical residual norm of that layer at every position, prompt and
-generated tokens alike. Greedy generations per alpha give reasoning length (tokens between the
-think tags) and accuracy, compared with alpha = 0 on the same items (paired bootstrap CIs,
-sign-flip p). alpha = 0 adds an exact zero, so it reproduces plain `generate`.
+generated tokens alike. Greedy generations per alpha, prompted and parsed under the model's prompt
+convention and produced by the generate stage's own loop (`probes.generation`, same stop tokens),
+give reasoning length and accuracy, compared with alpha = 0 on the items parsed under both
+(paired bootstrap CIs, sign-flip p). alpha = 0 adds an exact zero, so it reproduces `generate`
+token for token. Unparsed generations are excluded and counted; an alpha with nothing to compare
+gets a "nothing parsed" row with empty statistics, never a change of 0 with p = 1.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import torch
-from jaxtyping import Float
-from torch import Tensor
 
 from mimicry.data.errors import InputError
 from mimicry.data.exclusions import Exclusions
 from mimicry.data.fileio import atomic_file
-from mimicry.data.reasoning import answers_match, split_generation
-from mimicry.probes.architectures import resolve_path, validate_architecture
+from mimicry.data.reasoning import answers_match
 from mimicry.probes.directions import difficulty_directions, directions_path, load_directions
+from mimicry.probes.prompting import PromptConvention
+from mimicry.probes.steer_generation import (  # noqa: F401 (the steering API lives here too)
+    REMOTE_MODES,
+    generate_texts,
+    generate_texts_nnsight,
+    local_generations,
+    nnsight_generations,
+    steered_generator,
+    steering,
+)
 
 STEER_COLUMNS = (
     "model",
@@ -43,112 +53,10 @@ STEER_COLUMNS = (
     "delta_acc_ci_high",
     "delta_acc_p",
     "n_parse_failed",
+    "n_paired",
+    "status",
 )
-
-
-@contextmanager
-def steering(model, layer: int, vector: Float[Tensor, " d_model"]):
-    """Add `vector` to the output of decoder block `layer - 1` while the context is open."""
-    blocks = resolve_path(model, validate_architecture(model).layers)
-    if not 1 <= layer <= len(blocks):
-        raise InputError(f"layer must be in 1..{len(blocks)}, got {layer}", field="layer")
-
-    def hook(_module, _inputs, output):
-        if isinstance(output, tuple):
-            return (output[0] + vector.to(output[0].dtype), *output[1:])
-        return output + vector.to(output.dtype)
-
-    handle = blocks[layer - 1].register_forward_hook(hook)
-    try:
-        yield
-    finally:
-        handle.remove()
-
-
-def generate_texts(
-    model,
-    tokenizer,
-    prompts: Sequence[str],
-    *,
-    max_new_tokens: int,
-    batch_size: int = 16,
-    add_special_tokens: bool = True,
-) -> list[str]:
-    """Greedy continuations (new tokens only, cut at eos, pads removed)."""
-    texts = []
-    for start in range(0, len(prompts), batch_size):
-        batch = tokenizer(
-            list(prompts[start : start + batch_size]),
-            return_tensors="pt",
-            padding=True,
-            add_special_tokens=add_special_tokens,
-        )
-        with torch.no_grad():
-            out = model.generate(
-                **batch,
-                max_new_tokens=max_new_tokens,
-                do_sample=False,
-                pad_token_id=tokenizer.pad_token_id,
-            )
-        texts += _cut_at_eos(out[:, batch["input_ids"].shape[1] :].tolist(), tokenizer)
-    return texts
-
-
-def _cut_at_eos(rows: list[list[int]], tokenizer) -> list[str]:
-    texts = []
-    for row in rows:
-        if tokenizer.eos_token_id in row:
-            row = row[: row.index(tokenizer.eos_token_id)]
-        row = [t for t in row if t != tokenizer.pad_token_id]
-        texts.append(tokenizer.decode(row, skip_special_tokens=False))
-    return texts
-
-
-def generate_texts_nnsight(
-    lm,
-    tokenizer,
-    prompts: Sequence[str],
-    *,
-    layers_path: str,
-    block_index: int,
-    vector: Float[Tensor, " d_model"],
-    max_new_tokens: int,
-    batch_size: int = 16,
-    remote: bool | str = False,
-    add_special_tokens: bool = True,
-) -> list[str]:
-    """Greedy steered continuations through nnsight, so the same code runs here, through
-    nnsight's remote serialisation (`remote="local"`), or on NDIF (`remote=True`).
-
-    At every generation step the vector is added to the block's output and the greedy token is
-    read as the argmax of the last position's logits (what `generate(do_sample=False)` picks);
-    continuations are cut at eos as in `generate_texts`.
-    """
-    import nnsight
-
-    texts = []
-    for start in range(0, len(prompts), batch_size):
-        batch = tokenizer(
-            list(prompts[start : start + batch_size]),
-            return_tensors="pt",
-            padding=True,
-            add_special_tokens=add_special_tokens,
-        )
-        with lm.generate(
-            input_ids=batch["input_ids"],
-            attention_mask=batch["attention_mask"],
-            max_new_tokens=max_new_tokens,
-            do_sample=False,
-            pad_token_id=tokenizer.pad_token_id,
-            remote=remote,
-        ) as tracer:
-            block = resolve_path(lm, layers_path)[block_index]
-            tokens = nnsight.save([])
-            for _ in tracer.all():
-                block.output[:] += vector
-                tokens.append(lm.lm_head.output[:, -1].argmax(-1))
-        texts += _cut_at_eos(torch.stack(list(tokens), 1).tolist(), tokenizer)
-    return texts
+NOTHING_PARSED = "nothing parsed"
 
 
 def paired_change(
@@ -186,71 +94,19 @@ def _direction(run: Path, name: str, position: str, layer: int, items_path: Path
     return found["direction"][layer], float(found["resid_norm"][layer])
 
 
-REMOTE_MODES = {"no": False, "local": "local", "ndif": True}
-
-
 def render_prompts(
-    prompts: Sequence[str], tokenizer, template: str, think_open: str, open_think: bool
+    prompts: Sequence[str], tokenizer, template, think_open: str = "<think>", open_think=False
 ) -> tuple[list[str], bool]:
-    """The generation prompts and whether the tokenizer should add its special tokens (a chat
-    template already writes them)."""
-    if template == "chat":
-        from mimicry.probes.capture.inputs import chat_prompt_text
-
-        return [chat_prompt_text(tokenizer, p, think_open)[0] for p in prompts], False
-    if template != "raw":
-        raise InputError(f"unknown template {template!r}; choose raw or chat", field="template")
-    return [f"{p} {think_open}" if open_think else p for p in prompts], True
-
-
-def _steered_generator(model_path, tokenizer, layer: int, remote: str, trust_remote_code: bool):
-    """A function (prompts, vector, max_new_tokens) -> texts for the chosen execution mode."""
-    from mimicry.probes.loading import load_causal_lm
-
-    if remote not in REMOTE_MODES:
-        raise InputError(
-            f"unknown remote mode {remote!r}; choose from {', '.join(REMOTE_MODES)}", field="remote"
-        )
-    if remote == "no":
-        model = load_causal_lm(model_path, trust_remote_code=trust_remote_code)
-
-        def local(prompts, vector, max_new_tokens, add_special_tokens):
-            with steering(model, layer, vector):
-                return generate_texts(
-                    model,
-                    tokenizer,
-                    prompts,
-                    max_new_tokens=max_new_tokens,
-                    add_special_tokens=add_special_tokens,
-                )
-
-        return local
-    import nnsight
-
-    if remote == "ndif":
-        lm = nnsight.LanguageModel(str(model_path), tokenizer=tokenizer)
+    """The generation prompts under a convention (or a legacy template name: `raw`, `chat`) and
+    whether the tokenizer should add its special tokens (a chat template already writes them)."""
+    if isinstance(template, str):
+        convention = PromptConvention.from_value(template, (think_open, "</think>"))
+        convention = replace(convention, open_think=open_think and convention.style == "plain")
     else:
-        model = load_causal_lm(model_path, trust_remote_code=trust_remote_code)
-        lm = nnsight.TransformersModel(model, tokenizer=tokenizer)
-    architecture = validate_architecture(lm._module)
-    n_blocks = len(resolve_path(lm._module, architecture.layers))
-    if not 1 <= layer <= n_blocks:
-        raise InputError(f"layer must be in 1..{n_blocks}, got {layer}", field="layer")
-
-    def through_nnsight(prompts, vector, max_new_tokens, add_special_tokens):
-        return generate_texts_nnsight(
-            lm,
-            tokenizer,
-            prompts,
-            layers_path=architecture.layers,
-            block_index=layer - 1,
-            vector=vector,
-            max_new_tokens=max_new_tokens,
-            remote=REMOTE_MODES[remote],
-            add_special_tokens=add_special_tokens,
-        )
-
-    return through_nnsight
+        convention = template
+    convention = convention.resolved(tokenizer)
+    texts = [convention.render(tokenizer, p) for p in prompts]
+    return texts, convention.adds_special_tokens(tokenizer)
 
 
 def steer_run(
@@ -264,22 +120,26 @@ def steer_run(
     name: str | None = None,
     position: str = "last_prompt",
     max_new_tokens: int = 64,
+    batch_size: int = 16,
     limit: int | None = None,
     n_boot: int = 1000,
     seed: int = 0,
     trust_remote_code: bool = False,
     remote: str = "no",
-    template: str = "raw",
+    convention: PromptConvention | None = None,
+    template: str | None = None,
     think_tags: tuple[str, str] = ("<think>", "</think>"),
     open_think: bool = False,
 ) -> Path:
-    """Generate under each alpha and write steer.csv (+ steer_generations.csv beside it).
+    """Generate under each alpha and write steer.csv (+ steer_generations.csv and
+    steer_exclusions.csv beside it).
 
-    `remote`: "no" (forward hook and HF generate here), "local" (nnsight, through its remote
-    serialisation, run here: the dry run of NDIF) or "ndif" (nnsight on NDIF; the weights never
-    load here; needs NDIF_API_KEY). `template="chat"` sends each prompt through the tokenizer's
-    chat template (reasoning models); with `raw`, `open_think` ends the prompt with the think tag
-    (base models). `think_tags` are the family's reasoning markers.
+    `remote`: "no" (forward hook and the generate stage's loop here), "local" (nnsight, through
+    its remote serialisation, run here: the dry run of NDIF) or "ndif" (nnsight on NDIF; the
+    weights never load here; needs NDIF_API_KEY). `convention` is the model's prompt convention,
+    as its traces were generated (default: the library default, as `generate` uses); the legacy
+    `template` ('raw' or 'chat'), `think_tags` and `open_think` build one when it is not given.
+    `batch_size` should equal the generate stage's, so alpha = 0 pads (and decodes) as it did.
     """
     from mimicry.probes.loading import load_tokenizer
     from mimicry.probes.probing.run_reader import read_item_table
@@ -295,19 +155,32 @@ def steer_run(
         items = items.head(limit)
     direction, resid_norm = _direction(run, name, position, layer, items_path)
     tokenizer = load_tokenizer(model_path, trust_remote_code=trust_remote_code)
-    generate_steered = _steered_generator(model_path, tokenizer, layer, remote, trust_remote_code)
-    unit = torch.tensor(direction, dtype=torch.float32)
-    prompts, raw = render_prompts(
-        items["prompt"].tolist(), tokenizer, template, think_tags[0], open_think
+    if convention is None:
+        convention = PromptConvention(
+            style={"raw": "plain", "chat": "chat", None: "auto"}.get(template, template),
+            think_open=think_tags[0],
+            think_close=think_tags[1],
+            open_think=open_think,
+        )
+    convention = convention.resolved(tokenizer)
+    generate_steered = steered_generator(
+        model_path, tokenizer, layer, remote, trust_remote_code, batch_size
     )
+    unit = torch.tensor(direction, dtype=torch.float32)
+    prompts = [convention.render(tokenizer, p) for p in items["prompt"]]
+    add_special = convention.adds_special_tokens(tokenizer)
+    tasks = items["task"].astype(str).tolist() if "task" in items else [""] * len(items)
     per_alpha = {}
     generations = []
     exclusions = Exclusions()
     for alpha in alphas:
-        texts = generate_steered(prompts, alpha * resid_norm * unit, max_new_tokens, raw)
-        parsed = [split_generation(t, think_tags[0], think_tags[1]) for t in texts]
+        steered = generate_steered(prompts, alpha * resid_norm * unit, max_new_tokens, add_special)
+        texts = [g.text for g in steered]
+        parsed = [convention.parse(t) for t in texts]
+        ok = np.array([p.ok for p in parsed], dtype=bool)
         lengths = np.array(
-            [len(tokenizer(p.reasoning, add_special_tokens=False)["input_ids"]) for p in parsed]
+            [len(tokenizer(p.reasoning, add_special_tokens=False)["input_ids"]) for p in parsed],
+            dtype=float,
         )
         correct = np.array(
             [
@@ -316,42 +189,68 @@ def steer_run(
             ],
             dtype=float,
         )
-        failed = sum(not p.ok for p in parsed)
-        if failed:
-            exclusions.add("steer", f"parse_failed_alpha_{alpha:g}", model=name, n=failed)
-        per_alpha[alpha] = (lengths, correct, failed)
-        generations += [
-            {"item_id": i, "alpha": alpha, "text": t}
-            for i, t in zip(items["item_id"], texts, strict=True)
-        ]
-    base_lengths, base_correct, _ = per_alpha[0.0]
-    rows = []
-    for alpha, (lengths, correct, failed) in per_alpha.items():
-        dl = paired_change(lengths - base_lengths, n_boot=n_boot, seed=seed)
-        da = paired_change(correct - base_correct, n_boot=n_boot, seed=seed)
-        rows.append(
-            dict(
-                zip(
-                    STEER_COLUMNS,
-                    (
-                        name,
-                        position,
-                        layer,
-                        alpha,
-                        len(items),
-                        float(lengths.mean()),
-                        *dl,
-                        float(correct.mean()),
-                        *da,
-                        failed,
-                    ),
-                    strict=True,
+        for p, task, item_id in zip(parsed, tasks, items["item_id"], strict=True):
+            if not p.ok:
+                exclusions.add(
+                    "steer",
+                    f"unparsed_{p.reason}_alpha_{alpha:g}",
+                    model=name,
+                    task=task,
+                    example=str(item_id),
                 )
-            )
-        )
+        per_alpha[alpha] = (lengths, correct, ok)
+        generations += [
+            {
+                "item_id": i,
+                "alpha": alpha,
+                "parsed": bool(k),
+                "n_tokens": g.n_tokens,
+                "finished": g.finished,
+                "text": g.text,
+            }
+            for i, g, k in zip(items["item_id"], steered, ok, strict=True)
+        ]
+    rows = [
+        _steer_row(name, position, layer, alpha, len(items), per_alpha, n_boot, seed)
+        for alpha in per_alpha
+    ]
     with atomic_file(out_path) as tmp:
         pd.DataFrame(rows, columns=list(STEER_COLUMNS)).to_csv(tmp, index=False)
     with atomic_file(out_path.with_name(out_path.stem + "_generations.csv")) as tmp:
         pd.DataFrame(generations).to_csv(tmp, index=False)
     exclusions.write_csv(out_path.with_name(out_path.stem + "_exclusions.csv"))
     return out_path
+
+
+def _steer_row(name, position, layer, alpha, n_items, per_alpha, n_boot, seed) -> dict:
+    """One steer.csv row: changes against alpha = 0 over the items parsed under both; with no
+    such item the statistics are empty (NaN) and `status` says nothing parsed."""
+    lengths, correct, ok = per_alpha[alpha]
+    base_lengths, base_correct, base_ok = per_alpha[0.0]
+    both = ok & base_ok
+    nan4 = (float("nan"),) * 4
+    if both.any():
+        dl = paired_change(lengths[both] - base_lengths[both], n_boot=n_boot, seed=seed)
+        da = paired_change(correct[both] - base_correct[both], n_boot=n_boot, seed=seed)
+        mean_length, accuracy, status = float(lengths[ok].mean()), float(correct[ok].mean()), "ok"
+    else:
+        dl = da = nan4
+        mean_length = float(lengths[ok].mean()) if ok.any() else float("nan")
+        accuracy = float(correct[ok].mean()) if ok.any() else float("nan")
+        status = NOTHING_PARSED
+    values = (name, position, layer, alpha, n_items, mean_length, *dl, accuracy, *da)
+    values += (int((~ok).sum()), int(both.sum()), status)
+    return dict(zip(STEER_COLUMNS, values, strict=True))
+
+
+def nothing_parsed_line(table: pd.DataFrame) -> str | None:
+    """One line naming the alphas with nothing parsed (None when every alpha compared items)."""
+    empty = table[table["status"] == NOTHING_PARSED]
+    if empty.empty:
+        return None
+    alphas = ", ".join(f"{a:g}" for a in empty["alpha"])
+    return (
+        f"steer: nothing parsed for model {empty['model'].iloc[0]} at alpha {alphas} "
+        f"({int(empty['n_parse_failed'].max())} of {int(empty['n_items'].iloc[0])} generations "
+        "unparsed); no length or accuracy change is reported there"
+    )

@@ -84,6 +84,8 @@ def test_cli_steer_writes_csv(tiny_model_factory, tmp_path, capsys):
             "6",
             "--n-boot",
             "50",
+            "--answer-pattern",
+            r"(?=\S+\s*$)",  # a random model's last word is its answer: every generation parses
             "--out",
             str(out),
         ]
@@ -93,6 +95,7 @@ def test_cli_steer_writes_csv(tiny_model_factory, tmp_path, capsys):
     assert sorted(table.alpha) == [-3.0, 0.0, 3.0]
     zero = table[table.alpha == 0].iloc[0]
     assert zero.delta_length == 0 and zero.delta_acc == 0 and zero.n_items == 3
+    assert zero.n_paired == 3 and (table.status == "ok").all()
     assert (tmp_path / "steer_generations.csv").is_file()
     bad = cli(
         [

@@ -32,6 +32,18 @@ def test_prompt_opened_block_and_multiline_answer():
     assert parsed.answer == "**north**"
 
 
+def test_answer_pattern_ends_the_reasoning_without_tags():
+    pattern = r"the\s+(?:final\s+)?answer\s+is\s*:?"
+    text = "Step 1: B is left of C.\nSo, THE ANSWER IS: **yes**.\nThe answer is: no"
+    parsed = split_generation(text, answer_pattern=pattern)
+    assert parsed.ok and parsed.reasoning == "Step 1: B is left of C.\nSo,"
+    assert parsed.answer == "**yes**." and answers_match(parsed.answer, "yes")
+    own_line = split_generation(
+        "A first.\nThe final answer is\n\n north-east\n", answer_pattern=pattern
+    )
+    assert own_line.ok and own_line.answer == "north-east"
+
+
 def test_custom_tags_and_delimiter():
     parsed = split_generation("<reason>x y</reason> z", open_tag="<reason>", close_tag="</reason>")
     assert (parsed.reasoning, parsed.answer, parsed.ok) == ("x y", "z", True)
@@ -48,6 +60,11 @@ def test_custom_tags_and_delimiter():
         ("<think> step one . step two", {}, UNCLOSED_REASONING),
         ("<think> a b </think>   ", {}, NO_ANSWER),
         ("reasoning without the marker", {"delimiter": "Answer:"}, MISSING_DELIMITER),
+        ("no marker here", {"answer_pattern": r"the answer is\s*:?"}, MISSING_DELIMITER),
+        ("so The answer is:\n\n", {"answer_pattern": r"the answer is\s*:?"}, NO_ANSWER),
+        # a loop that repeats the marker is no answer
+        ("A. The answer is: The answer is: The", {"answer_pattern": r"the answer is:"}, NO_ANSWER),
+        ("steps. Answer: Answer: Answer:", {"delimiter": "Answer:"}, NO_ANSWER),
     ],
 )
 def test_unparseable_generations_name_the_reason(text, kwargs, reason):

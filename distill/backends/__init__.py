@@ -6,21 +6,12 @@ writing traces stay in `distill.generate`, so both backends yield identical trac
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from mimicry.data.errors import InputError
+from mimicry.probes.generation import Generation
+
+__all__ = ["BACKENDS", "Generation", "load_backend"]
 
 BACKENDS = ("hf", "vllm")
-
-
-@dataclass(frozen=True)
-class Generation:
-    """One generated continuation: its text (special tokens removed), its token count, and whether
-    it stopped on eos (False: cut at max_new_tokens)."""
-
-    text: str
-    n_tokens: int
-    finished: bool
 
 
 def load_backend(name: str, model_path, **options):

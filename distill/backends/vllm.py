@@ -5,6 +5,7 @@ from __future__ import annotations
 from mimicry.data.errors import InputError
 from mimicry.distill.backends import Generation
 from mimicry.distill.backends.base import PromptedBackend
+from mimicry.probes.generation import stop_token_ids
 
 
 class VLLMBackend(PromptedBackend):
@@ -17,9 +18,10 @@ class VLLMBackend(PromptedBackend):
         device: str | None = None,
         dtype: str | None = None,
         trust_remote_code: bool = False,
-        **prompting,
+        convention=None,
     ) -> None:
-        """`prompting`: prompt_style, open_think, open_tag (see PromptedBackend)."""
+        """`convention`: the model's PromptConvention (render and parse only); generation stops
+        at the same eos and end-of-turn ids as the HF loop."""
         try:
             import vllm
         except ImportError as error:
@@ -28,7 +30,7 @@ class VLLMBackend(PromptedBackend):
                 field="backend",
             ) from error
         self._vllm = vllm
-        super().__init__(model_path, trust_remote_code=trust_remote_code, **prompting)
+        super().__init__(model_path, trust_remote_code=trust_remote_code, convention=convention)
         self.llm = vllm.LLM(
             model=str(model_path),
             dtype="auto" if dtype in (None, "auto") else dtype,
@@ -40,7 +42,10 @@ class VLLMBackend(PromptedBackend):
     ) -> list[Generation]:
         """Generate one continuation per prompt."""
         params = self._vllm.SamplingParams(
-            temperature=float(temperature), max_tokens=max_new_tokens, seed=seed
+            temperature=float(temperature),
+            max_tokens=max_new_tokens,
+            seed=seed,
+            stop_token_ids=stop_token_ids(self.tokenizer, None),
         )
         outputs = self.llm.generate(self.render_prompts(prompts), params, use_tqdm=False)
         generations = []

@@ -7,6 +7,13 @@ from typing import Annotated
 
 import typer
 
+from mimicry.experiments.commands.prompting_flags import (
+    AnswerPattern,
+    Instruction,
+    SystemPrompt,
+    convention_from_flags,
+)
+
 
 def capture_command(
     model: Annotated[str, typer.Option("--model", help="Local HF model folder or hub name.")],
@@ -71,8 +78,16 @@ def capture_command(
         ),
     ] = "auto",
     template: Annotated[
-        str, typer.Option("--template", help="raw text, or the tokenizer's chat template.")
-    ] = "raw",
+        str,
+        typer.Option(
+            "--template",
+            help="auto (the chat template when the tokenizer has one, as `generate` prompts), "
+            "raw text, or the tokenizer's chat template; same as --prompt-style auto|plain|chat.",
+        ),
+    ] = "auto",
+    system_prompt: SystemPrompt = None,
+    instruction: Instruction = None,
+    answer_pattern: AnswerPattern = None,
     think_open: Annotated[
         str, typer.Option("--think-open", help="Marker that opens reasoning in this model family.")
     ] = "<think>",
@@ -133,7 +148,13 @@ def capture_command(
                 shard_size=shard_size,
                 entropy=entropy,
                 entropy_method=entropy_method,
-                template=template,
+                template=convention_from_flags(
+                    prompt_style={"raw": "plain"}.get(template, template),
+                    system_prompt=system_prompt,
+                    instruction=instruction,
+                    answer_pattern=answer_pattern,
+                    think_tags=(think_open, think_close),
+                ),
                 think_tags=(think_open, think_close),
                 max_tokens=max_tokens,
                 remote=remote,

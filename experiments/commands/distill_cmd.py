@@ -8,6 +8,14 @@ from typing import Annotated
 
 import typer
 
+from mimicry.experiments.commands.prompting_flags import (
+    AnswerPattern,
+    Instruction,
+    PromptStyle,
+    SystemPrompt,
+    convention_from_flags,
+)
+
 
 def generate(
     model: Annotated[str, typer.Option("--model", help="Model folder (or hub name).")],
@@ -34,12 +42,10 @@ def generate(
     close_tag: Annotated[
         str, typer.Option("--close-tag", help="Reasoning close tag.")
     ] = "</think>",
-    prompt_style: Annotated[
-        str,
-        typer.Option(
-            "--prompt-style", help="auto (chat template if the tokenizer has one), chat or plain."
-        ),
-    ] = "auto",
+    prompt_style: PromptStyle = "auto",
+    system_prompt: SystemPrompt = None,
+    instruction: Instruction = None,
+    answer_pattern: AnswerPattern = None,
     open_think: Annotated[
         bool,
         typer.Option("--open-think", help="End plain prompts with the open tag (base models)."),
@@ -68,6 +74,14 @@ def generate(
     existing_file(items, "items")
     model_source(model, field="model", device=None if device == "auto" else device)
     check_out_file(out, own=is_trace_file)
+    convention = convention_from_flags(
+        prompt_style=prompt_style,
+        system_prompt=system_prompt,
+        instruction=instruction,
+        answer_pattern=answer_pattern,
+        think_tags=(open_tag, close_tag),
+        open_think=open_think,
+    )
     from rich.progress import Progress
 
     from mimicry.distill.generate import generate as run_generation
@@ -86,10 +100,7 @@ def generate(
             seed=seed,
             backend=backend,
             delimiter=delimiter,
-            open_tag=open_tag,
-            close_tag=close_tag,
-            prompt_style=prompt_style,
-            open_think=open_think,
+            convention=convention,
             device=device,
             dtype=dtype,
             trust_remote_code=trust_remote_code,
@@ -106,6 +117,12 @@ def generate(
     for row in summary.exclusions.rows():
         print(
             f"  unparsed ({row['reason']}): {row['n']} (task {row['task']}, e.g. {row['example']})"
+        )
+    if summary.n_rows and not summary.n_parsed:
+        print(
+            f"{out}: nothing parsed: none of the {summary.n_rows} generations has a reasoning span "
+            "and an answer under this prompt convention (see --instruction, --answer-pattern, "
+            "--delimiter); later stages exclude every one of them"
         )
 
 

@@ -8,6 +8,13 @@ from typing import Annotated
 import typer
 
 from mimicry.data.errors import InputError
+from mimicry.experiments.commands.prompting_flags import (
+    AnswerPattern,
+    Instruction,
+    PromptStyle,
+    SystemPrompt,
+    convention_from_flags,
+)
 
 
 def _split(text: str | None) -> list[str] | None:
@@ -140,9 +147,17 @@ def steer(
     trust_remote_code: bool = typer.Option(False, help="Allow custom model code."),
     remote: str = typer.Option(
         "no",
-        help="no: hook + HF generate here; local: nnsight through its remote serialisation, run "
-        "here (dry run of NDIF); ndif: nnsight on NDIF (needs NDIF_API_KEY).",
+        help="no: hook + the generate stage's loop here; local: nnsight through its remote "
+        "serialisation, run here (dry run of NDIF); ndif: nnsight on NDIF (needs NDIF_API_KEY).",
     ),
+    batch_size: int = typer.Option(8, help="Prompts per batch (as given to `generate`)."),
+    prompt_style: PromptStyle = "auto",
+    system_prompt: SystemPrompt = None,
+    instruction: Instruction = None,
+    answer_pattern: AnswerPattern = None,
+    think_open: str = typer.Option("<think>", help="Marker that opens reasoning."),
+    think_close: str = typer.Option("</think>", help="Marker that closes reasoning."),
+    open_think: bool = typer.Option(False, help="End plain prompts with the open tag."),
 ) -> None:
     """Add alpha x the difficulty direction at one layer and measure reasoning length and accuracy."""
     from mimicry.data.fileio import check_out_file
@@ -158,6 +173,7 @@ def steer(
     positive(limit, "limit")
     positive(n_boot, "n_boot")
     positive(max_new_tokens, "max_new_tokens")
+    positive(batch_size, "batch_size")
     positive(layer, "layer")
     if not run.is_dir():
         raise InputError("no such run folder", file=run, field="run")
@@ -182,8 +198,24 @@ def steer(
             seed=seed,
             trust_remote_code=trust_remote_code,
             remote=remote,
+            batch_size=batch_size,
+            convention=convention_from_flags(
+                prompt_style=prompt_style,
+                system_prompt=system_prompt,
+                instruction=instruction,
+                answer_pattern=answer_pattern,
+                think_tags=(think_open, think_close),
+                open_think=open_think,
+            ),
         )
     print(f"wrote {path}")
+    import pandas as pd
+
+    from mimicry.probes.steer import nothing_parsed_line
+
+    line = nothing_parsed_line(pd.read_csv(path))
+    if line:
+        print(line)
 
 
 def register(app: typer.Typer) -> None:

@@ -48,6 +48,33 @@ class ModelSpec(Strict):
         description="Capture through nnsight remote execution: 'ndif' runs on NDIF (needs "
         "NDIF_API_KEY; residuals only, no attention entropy), 'local' is its dry run here.",
     )
+    prompt_style: Literal["auto", "chat", "plain"] | None = Field(
+        None,
+        description="How prompts are shown (generate, capture and steer alike): 'chat' (one user "
+        "turn through the chat template), 'plain' (the item text), 'auto' (chat when the "
+        "tokenizer has a template); null: the registry family's, else auto.",
+    )
+    system_prompt: str | None = Field(
+        None, description="A system turn before every item (chat style only); null: none."
+    )
+    instruction: str | None = Field(
+        None,
+        description="Text added after every item prompt; null: the default, which for a chat "
+        "model without think tags asks it to reason step by step and end with 'The answer is: "
+        "X' (none otherwise); '': no instruction.",
+    )
+    answer_pattern: str | None = Field(
+        None,
+        description="Regular expression (case-insensitive) that ends the reasoning where the "
+        "model writes no close tag; the answer is the line after its first match. null: the "
+        "default ('the answer is' for a chat model without think tags, else the think tags); "
+        "'': the think tags only.",
+    )
+    think_tags: tuple[str, str] | None = Field(
+        None,
+        description="The strings that open and close reasoning; null: the registry family's, "
+        "else <think> </think>.",
+    )
 
     @model_validator(mode="before")
     @classmethod

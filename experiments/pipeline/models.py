@@ -24,6 +24,7 @@ from mimicry.data.models import (
     student_name,
 )
 from mimicry.experiments.config import ModelSpec, RunConfig
+from mimicry.probes.prompting import PromptConvention
 
 __all__ = ["RANDOM_INIT_SUFFIX", "random_init_name", "student_name"]
 
@@ -51,35 +52,93 @@ def model_specs(config: RunConfig) -> dict[str, ModelSpec]:
 
 @dataclass(frozen=True)
 class PromptOptions:
-    """How one model is prompted (generation) and read (capture), from its family convention."""
+    """How one model is prompted and read: its one convention (generate, capture and steer use
+    it), and the style-level options SFT and RL take from it."""
 
     generate: dict = field(default_factory=dict)
     capture: dict = field(default_factory=dict)
+    convention: PromptConvention = field(default_factory=PromptConvention)
+
+
+def prompt_convention(spec: ModelSpec) -> PromptConvention:
+    """The model's prompt convention: its registry family's, then the spec's own options on top.
+
+    Chat families are prompted through their chat template; base families get the plain prompt,
+    opened into the think span when the family says so. A model without a registry name keeps the
+    library default ('auto': its chat template if it has one, the default reasoning instruction
+    and answer marker for a chat model without think tags).
+    """
+    fields: dict = {}
+    if spec.registry is not None:
+        from mimicry.experiments.registry import load_registry
+
+        family = load_registry().convention_of(spec.registry)
+        fields = {
+            "style": "chat" if family.chat_template else "plain",
+            "think_open": family.think_open,
+            "think_close": family.think_close,
+            "open_think": family.prompt_opens_think and not family.chat_template,
+            "system_prompt": family.system_prompt,
+            "instruction": family.instruction,
+            # a registry family declares its tags: never the default answer marker
+            "answer_pattern": family.answer_pattern or "",
+        }
+    own = {
+        "style": spec.prompt_style,
+        "system_prompt": spec.system_prompt,
+        "instruction": spec.instruction,
+        "answer_pattern": spec.answer_pattern,
+    }
+    fields |= {key: value for key, value in own.items() if value is not None}
+    if spec.think_tags is not None:
+        fields |= {"think_open": spec.think_tags[0], "think_close": spec.think_tags[1]}
+    try:
+        return PromptConvention(**fields)
+    except InputError as error:
+        raise InputError(error.message, field=f"models.{error.field}") from None
 
 
 def prompt_options(spec: ModelSpec) -> PromptOptions:
-    """The one mapping from a registry convention to generation and capture options.
-
-    Chat families are prompted through their chat template and read with it; base families get
-    the plain prompt, opened into the think span when the convention says so. Models without a
-    registry name keep the library defaults (the organism's raw prompt and `<think>` tags).
-    """
-    if spec.registry is None:
+    """The one mapping from a model spec (and its registry family) to prompting options."""
+    convention = prompt_convention(spec)
+    if spec.registry is None and convention == PromptConvention():
         return PromptOptions()
-    from mimicry.experiments.registry import load_registry
+    generate = {
+        "prompt_style": convention.style,
+        "open_think": convention.open_think,
+        "open_tag": convention.think_open,
+        "close_tag": convention.think_close,
+    }
+    capture = {
+        "template": "raw" if convention.style == "plain" else convention.style,
+        "think_tags": (convention.think_open, convention.think_close),
+    }
+    return PromptOptions(generate, capture, convention)
 
-    convention = load_registry().convention_of(spec.registry)
-    tags = {"open_tag": convention.think_open, "close_tag": convention.think_close}
-    think_tags = (convention.think_open, convention.think_close)
-    if convention.chat_template:
-        return PromptOptions(
-            {"prompt_style": "chat", "open_think": False, **tags},
-            {"template": "chat", "think_tags": think_tags},
+
+def run_convention(config: RunConfig, name: str) -> PromptConvention:
+    """The prompt convention of one model of the run (the same for generate, capture and steer).
+
+    Students the run distils learnt `<think> reasoning </think> ANSWER` completions after the bare
+    item prompt (SFT and RL prompt without instruction or system turn), so they are prompted and
+    read that way in the base's style and tags, whatever instruction the base is given.
+    """
+    record = run_roster(config).get(name)
+    if record is not None and record.random_init:  # read as the model it copies
+        record = run_roster(config)[record.of]
+    name = name if record is None else record.name
+    convention = prompt_convention(model_specs(config)[name])
+    distilled = distilled_conditions(config)
+    if record is not None and record.role == "student" and record.condition in distilled:
+        return PromptConvention(
+            style=convention.style,
+            instruction="",
+            think_open=convention.think_open,
+            think_close=convention.think_close,
+            open_think=convention.open_think,
+            answer_pattern="",
         )
-    return PromptOptions(
-        {"prompt_style": "plain", "open_think": convention.prompt_opens_think, **tags},
-        {"template": "raw", "think_tags": think_tags},
-    )
+    return convention
 
 
 def resolve_source(spec: ModelSpec, organism_dir: Path | None = None) -> str | Path:

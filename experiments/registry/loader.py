@@ -32,6 +32,17 @@ class Convention(BaseModel):
     chat_tokens: list[str] = Field(
         default_factory=list, description="Special tokens the chat template uses."
     )
+    system_prompt: str | None = Field(
+        None, description="A system turn before every item (chat families only)."
+    )
+    instruction: str | None = Field(
+        None, description="Text added after every item prompt (e.g. how to mark the answer)."
+    )
+    answer_pattern: str | None = Field(
+        None,
+        description="Regular expression that ends the reasoning for a family without a close "
+        "tag; null: the think tags.",
+    )
 
     def template_text(self) -> str | None:
         """The shipped chat template of this convention, if it has one."""

@@ -222,6 +222,7 @@ def steer_section(tables: RunTables, colours: dict) -> Section:
                 ),
                 "p(Δacc)": steer["delta_acc_p"].map(p_value),
                 "parse failures": steer.get("n_parse_failed", ""),
+                "status": steer.get("status", ""),  # "nothing parsed": no change reported
             }
         )
     else:

@@ -41,6 +41,7 @@ from mimicry.probes.capture.results import ENTROPY_COLUMNS, entropy_rows, resid_
 from mimicry.probes.capture.settings import CaptureSettings, check_name, default_name
 from mimicry.probes.capture.texts import select_traces
 from mimicry.probes.capture.writer import ShardStore
+from mimicry.probes.prompting import PromptConvention
 
 Resid = Float[Tensor, "items layers_plus_1 d_model"]
 
@@ -149,7 +150,7 @@ def capture(
     revision: str | None = None,
     entropy: bool = True,
     entropy_method: str = "auto",
-    template: str = "raw",
+    template: str | dict | PromptConvention = "raw",
     think_tags: tuple[str, str] = (THINK_OPEN, THINK_CLOSE),
     max_tokens: int | None = None,
     remote: str = "no",
@@ -177,7 +178,8 @@ def capture(
         device: where batches run (default: the loaded model's device, else cpu).
         entropy: also capture attention entropy per layer, head and region.
         entropy_method: auto (fused on CPU, else chunked), chunked, fused, or eager (reference).
-        template: `raw` text or the tokenizer's `chat` template around the prompt.
+        template: the model's prompt convention (as generation used it), or `raw` text / the
+            tokenizer's `chat` template around the prompt (legacy names).
         think_tags: the markers that open and close reasoning in this model family.
         max_tokens: longer items are excluded (default: the model's context length).
         remote: "no"; "local" (through nnsight's remote serialisation, run here); "ndif" (on

@@ -8,16 +8,15 @@ construction rather than found by searching decoded text.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import torch
 from jaxtyping import Bool, Int
 from torch import Tensor
 
 from mimicry.data.errors import InputError
+from mimicry.probes.prompting import THINK_CLOSE, THINK_OPEN, PromptConvention
 
-THINK_OPEN = "<think>"
-THINK_CLOSE = "</think>"
 TEMPLATES = ("raw", "chat")
 REGIONS = ("prompt", "trace")
 
@@ -55,16 +54,15 @@ def _ids(tokenizer, text: str, *, special: bool) -> list[int]:
 
 
 def chat_prompt_text(tokenizer, prompt: str, think_open: str = THINK_OPEN) -> tuple[str, bool]:
-    """Render a prompt with the tokenizer's chat template and generation prompt.
+    """Render a prompt with the tokenizer's chat template and generation prompt (no instruction).
 
     Returns the text and whether it already ends with the think-open tag (as the templates of
     DeepSeek-R1 distilled models do), in which case the trace must not add it again.
     """
     if not getattr(tokenizer, "chat_template", None):
         raise InputError("the tokenizer has no chat template; use --template raw", field="template")
-    text = tokenizer.apply_chat_template(
-        [{"role": "user", "content": prompt}], tokenize=False, add_generation_prompt=True
-    )
+    convention = PromptConvention("chat", None, "", think_open)
+    text = convention.render(tokenizer, prompt)
     return text, text.rstrip().endswith(think_open)
 
 
@@ -74,32 +72,41 @@ def encode_item(
     prompt: str,
     reasoning: str | None = None,
     *,
-    template: str = "raw",
+    template: str | dict | PromptConvention = "raw",
     think_open: str = THINK_OPEN,
     think_close: str = THINK_CLOSE,
 ) -> EncodedItem:
-    """Tokenize one item as prompt (+ `<think> reasoning </think>`), regions exact.
+    """Tokenize one item as its rendered prompt (+ the reasoning trace), regions exact.
 
-    `raw` renders `prompt + " <think> " + reasoning + " </think>"` with the tokenizer's special
-    tokens (bos) on the prompt; `chat` wraps the prompt in the chat template first. Models with
-    other reasoning markers pass their own `think_open` / `think_close`.
+    `template` is the model's prompt convention (as generation used it), or a legacy name: `raw`
+    renders `prompt + " <think> " + reasoning + " </think>"` with the tokenizer's special tokens
+    (bos) on the prompt; `chat` wraps the prompt in the chat template first. Legacy names read
+    `think_open` / `think_close` as the family's markers. A convention without think tags (its
+    reasoning ends at an answer marker) reads the reasoning as written right after the generation
+    prompt; its reasoning opens there, so `think_open` is the last prompt token.
     """
-    if template not in TEMPLATES:
-        raise InputError(
-            f"unknown template {template!r}; choose from {TEMPLATES}", field="template"
-        )
+    convention = PromptConvention.from_value(template, (think_open, think_close))
+    convention = convention.resolved(tokenizer)
+    think_open, think_close = convention.think_open, convention.think_close
     open_index = -1
-    if template == "chat":
-        text, ends_with_tag = chat_prompt_text(tokenizer, prompt, think_open)
+    ends_with_tag = False
+    if convention.style == "chat":
+        text = convention.render(tokenizer, prompt)
         prompt_ids = _ids(tokenizer, text, special=False)
-        if ends_with_tag:
+        if convention.uses_think_tags and text.rstrip().endswith(think_open):
+            ends_with_tag = True
             open_index = len(_ids(tokenizer, text.rstrip(), special=False)) - 1
-    else:
-        prompt_ids = _ids(tokenizer, prompt, special=True)
-        ends_with_tag = False
+    else:  # an opened think tag starts the trace region, not the prompt's
+        text = replace(convention, open_think=False).render(tokenizer, prompt)
+        prompt_ids = _ids(tokenizer, text, special=True)
+    if not convention.uses_think_tags:
+        open_index = len(prompt_ids) - 1
     if reasoning is None:
         return EncodedItem(item_id, tuple(prompt_ids), len(prompt_ids), open_index)
     trace_ids: list[int] = []
+    if not convention.uses_think_tags:
+        trace_ids += _ids(tokenizer, reasoning.strip(), special=False) if reasoning.strip() else []
+        return EncodedItem(item_id, tuple(prompt_ids + trace_ids), len(prompt_ids), open_index)
     if not ends_with_tag:
         trace_ids += _ids(tokenizer, f" {think_open}", special=False)
         open_index = len(prompt_ids) + len(trace_ids) - 1

@@ -19,6 +19,7 @@ from mimicry.probes.capture.backends import BACKENDS
 from mimicry.probes.capture.entropy import ENTROPY_METHODS, fused_available
 from mimicry.probes.capture.inputs import THINK_CLOSE, THINK_OPEN
 from mimicry.probes.capture.positions import TRACE_POSITIONS, parse_positions
+from mimicry.probes.prompting import PromptConvention
 
 FORMAT_VERSION = 1
 REMOTE_MODES = ("no", "local", "ndif")
@@ -41,7 +42,7 @@ class CaptureSettings:
     shard_size: int = 256
     entropy: bool = True
     entropy_method: str = "auto"
-    template: str = "raw"
+    template: str | dict = "raw"  # a legacy name, or a prompt convention's fields
     think_tags: tuple[str, str] = (THINK_OPEN, THINK_CLOSE)
     max_tokens: int | None = None
     remote: str = "no"
@@ -52,6 +53,14 @@ class CaptureSettings:
     def build(cls, positions: str | Sequence[str] | None, has_traces: bool, **options):
         """Settings with the default positions for the inputs (all four with traces), checked."""
         chosen = positions or (ALL_POSITIONS if has_traces else PROMPT_POSITIONS)
+        template = options.get("template", "raw")
+        if not isinstance(template, str):  # a prompt convention: stored as its JSON fields
+            convention = PromptConvention.from_value(template).as_dict()
+            options = {
+                **options,
+                "template": convention,
+                "think_tags": (convention["think_open"], convention["think_close"]),
+            }
         settings = cls(positions=parse_positions(chosen), **options)
         settings.think_tags = tuple(settings.think_tags)
         settings.check(has_traces)

@@ -17,8 +17,9 @@ STAGE = "capture"
 
 def select_traces(
     traces: pd.DataFrame, trace_model: str | None, source: str | Path
-) -> dict[str, str]:
-    """Reasoning text of sample 0 per item, from one model's traces."""
+) -> dict[str, str | None]:
+    """Reasoning text of sample 0 per item, from one model's traces; None for a sample that did
+    not parse (its reasoning is not a trace; `encode_items` excludes and counts the item)."""
     models = sorted(traces["model"].unique())
     if trace_model is None:
         if len(models) > 1:
@@ -35,22 +36,25 @@ def select_traces(
             field="model",
         )
     chosen = traces[(traces["model"] == trace_model) & (traces["sample"] == 0)]
-    return dict(zip(chosen["item_id"].astype(str), chosen["reasoning"].astype(str), strict=True))
+    parsed = chosen["parsed"] if "parsed" in chosen else pd.Series(True, index=chosen.index)
+    texts = [str(r) if ok else None for r, ok in zip(chosen["reasoning"], parsed, strict=True)]
+    return dict(zip(chosen["item_id"].astype(str), texts, strict=True))
 
 
 def encode_items(
     tokenizer,
     items: pd.DataFrame,
-    reasoning: dict[str, str] | None,
+    reasoning: dict[str, str | None] | None,
     *,
     positions: Sequence[str],
-    template: str,
+    template,
     think_tags: tuple[str, str],
     max_tokens: int | None,
     model_name: str,
     exclusions: Exclusions,
 ) -> list[EncodedItem]:
-    """Tokenize every item; items without a trace, too long, or lacking a position are excluded."""
+    """Tokenize every item; items without a (parsed) trace, too long, or lacking a position are
+    excluded and counted. `template`: the model's prompt convention (or a legacy name)."""
     encoded: list[EncodedItem] = []
     for row in items.itertuples(index=False):
         item_id, task = str(row.item_id), str(getattr(row, "task", ""))
@@ -60,6 +64,11 @@ def encode_items(
                 exclusions.add(STAGE, "no_trace", model=model_name, task=task, example=item_id)
                 continue
             text = reasoning[item_id]
+            if text is None:
+                exclusions.add(
+                    STAGE, "unparsed_trace", model=model_name, task=task, example=item_id
+                )
+                continue
         item = encode_item(
             tokenizer,
             item_id,

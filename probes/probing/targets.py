@@ -19,6 +19,7 @@ MODEL_TARGETS = ("own_length", "correct")
 PARTIAL_TARGETS = ("human_rt_partial_own_length", "own_length_partial_human_rt")
 ALL_TARGETS = (*HUMAN_TARGETS, *MODEL_TARGETS, *PARTIAL_TARGETS)
 DEFAULT_TARGETS = ALL_TARGETS
+_TRACE_BASED = {*MODEL_TARGETS, *PARTIAL_TARGETS}
 
 
 @dataclass
@@ -74,20 +75,26 @@ def difficulty_bin(items: pd.DataFrame) -> pd.Series:
     return out
 
 
+def _parsed(traces: pd.DataFrame, model: str) -> pd.DataFrame:
+    """This model's parsed samples: an unparsed one has no reasoning length or answer to use."""
+    mine = traces[traces["model"] == model]
+    return mine[mine["parsed"]] if "parsed" in mine else mine
+
+
 def own_length(items: pd.DataFrame, traces: pd.DataFrame | None, model: str) -> pd.Series:
-    """Mean over samples of log(1 + reasoning tokens) of this model's traces."""
+    """Mean over parsed samples of log(1 + reasoning tokens) of this model's traces."""
     if traces is None:
         return pd.Series(np.nan, index=items.index)
-    mine = traces[traces["model"] == model]
+    mine = _parsed(traces, model)
     per_item = np.log1p(mine["n_reasoning_tokens"].astype(float)).groupby(mine["item_id"]).mean()
     return items["item_id"].map(per_item).astype(float)
 
 
 def correct(items: pd.DataFrame, traces: pd.DataFrame | None, model: str) -> pd.Series:
-    """Majority correctness over samples (exact ties are missing, not guessed)."""
+    """Majority correctness over parsed samples (exact ties are missing, not guessed)."""
     if traces is None:
         return pd.Series(np.nan, index=items.index)
-    mine = traces[traces["model"] == model]
+    mine = _parsed(traces, model)
     share = mine["correct"].astype(float).groupby(mine["item_id"]).mean()
     majority = share.map(lambda s: np.nan if s == 0.5 else float(s > 0.5))
     return items["item_id"].map(majority).astype(float)
@@ -128,6 +135,18 @@ def build_targets(
         "own_length_partial_human_rt": residualise(length, rt),
     }
     targets: dict[str, Target] = {}
+    if traces is not None and "parsed" in traces and set(requested) & _TRACE_BASED:
+        mine = traces[(traces["model"] == model) & ~traces["parsed"]]
+        task_of = items.set_index("item_id")["task"]
+        for task, group in mine.groupby(mine["item_id"].map(task_of), sort=True):
+            exclusions.add(
+                STAGE,
+                "unparsed_sample",
+                model=model,
+                task=str(task),
+                n=len(group),
+                example=str(group["item_id"].iloc[0]),
+            )
     for name in requested:
         values = series[name]
         missing = values.isna()

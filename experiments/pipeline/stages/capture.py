@@ -8,7 +8,7 @@ from mimicry.experiments.pipeline.models import (
     link_activations,
     link_file,
     make_random_init,
-    prompt_options,
+    run_convention,
 )
 from mimicry.experiments.pipeline.runner import RunContext, Unit
 from mimicry.experiments.pipeline.stages.common import (
@@ -17,6 +17,7 @@ from mimicry.experiments.pipeline.stages.common import (
     spec_of,
     trace_path,
 )
+from mimicry.probes.prompting import PromptConvention
 
 
 def _capture_unit(ctx: RunContext, name: str, source, spec) -> Unit:
@@ -24,7 +25,8 @@ def _capture_unit(ctx: RunContext, name: str, source, spec) -> Unit:
     items = ctx.run_dir / "items.csv"
     traces = trace_path(ctx, options.traces_from) if options.traces_from else None
     out = ctx.run_dir / "activations" / name
-    reading = prompt_options(spec).capture
+    convention = run_convention(ctx.config, name)
+    reading = {} if convention == PromptConvention() else convention.as_dict()
 
     def run(step) -> None:
         from mimicry.probes.capture import capture_run
@@ -47,7 +49,7 @@ def _capture_unit(ctx: RunContext, name: str, source, spec) -> Unit:
             revision=spec.revision,
             entropy=options.entropy,
             on_shard=lambda done, total: step(done + 1, total),
-            **reading,
+            template=convention,  # as the model generated
         )
 
     outputs = [out / "manifest.json"]

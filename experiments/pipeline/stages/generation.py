@@ -7,7 +7,7 @@ from pathlib import Path
 from mimicry.data.fileio import model_fingerprint
 from mimicry.experiments.pipeline.models import (
     distilled_conditions,
-    prompt_options,
+    run_convention,
     student_name,
 )
 from mimicry.experiments.pipeline.runner import RunContext, Unit
@@ -18,6 +18,7 @@ from mimicry.experiments.pipeline.stages.common import (
     trace_path,
     train_items_path,
 )
+from mimicry.probes.prompting import PromptConvention
 
 
 def data_stage(ctx: RunContext) -> list[Unit]:
@@ -52,7 +53,7 @@ def _generate_unit(ctx: RunContext, name: str, source, items: Path, out: Path) -
     same_as = run_records(ctx)[name].same_as
     if same_as is not None:  # the very same model: its traces, generated once
         return _copy_traces_unit(ctx, name, out.with_name(f"{same_as}.jsonl"), items, out)
-    prompting = prompt_options(spec).generate
+    convention = run_convention(ctx.config, name)
 
     def run(step) -> None:
         from mimicry.distill.generate import generate
@@ -72,12 +73,12 @@ def _generate_unit(ctx: RunContext, name: str, source, items: Path, out: Path) -
             dtype=spec.dtype,
             trust_remote_code=spec.trust_remote_code,
             on_batch=lambda done, total: step(done, total),
-            **prompting,
+            convention=convention,
         )
 
     inputs = [model_fingerprint(source), items, options.model_dump(mode="json"), ctx.config.seed]
-    if prompting:
-        inputs.append(prompting)
+    if convention != PromptConvention():
+        inputs.append(convention.as_dict())
     return Unit(name, inputs, [out], run, requires=[items])
 
 

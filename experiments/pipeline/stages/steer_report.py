@@ -5,7 +5,7 @@ from __future__ import annotations
 from mimicry.data.errors import InputError
 from mimicry.data.fileio import model_fingerprint
 from mimicry.experiments.pipeline.models import (
-    prompt_options,
+    run_convention,
     write_roles,
 )
 from mimicry.experiments.pipeline.runner import RunContext, Unit
@@ -55,11 +55,7 @@ def steer_stage(ctx: RunContext) -> list[Unit]:
     generation = ctx.config.generate
     spec = spec_of(ctx, options.model)
     layer = steer_layer(ctx, options.model)
-    prompting = prompt_options(spec)
-    steer_prompting = {
-        **prompting.capture,  # template and think tags, as the model is read
-        "open_think": prompting.generate.get("open_think", False),
-    }
+    convention = run_convention(ctx.config, options.model)  # as it generated its traces
 
     def run(step) -> None:
         from mimicry.probes.steer import steer_run
@@ -78,7 +74,8 @@ def steer_stage(ctx: RunContext) -> list[Unit]:
             seed=ctx.config.seed,
             trust_remote_code=spec.trust_remote_code,
             remote=spec.remote,
-            **steer_prompting,
+            convention=convention,
+            batch_size=generation.batch_size,
         )
         step()
 
@@ -92,7 +89,7 @@ def steer_stage(ctx: RunContext) -> list[Unit]:
                 directions,
                 options.model_dump(mode="json"),
                 layer,
-                steer_prompting,
+                convention.as_dict(),
                 spec.remote,
                 generation.max_new_tokens,
                 ctx.config.seed,
