@@ -337,6 +337,12 @@ CASES: list = [
         "note.txt",
         None,
     ),
+    (  # a user's own trace file, not written by the suite: never replaced
+        "generate-out-users-trace-file",
+        "generate --model {w}/model --items {w}/items.csv --out {w}/traces.jsonl",
+        "traces.jsonl",
+        None,
+    ),
     (
         "generate-items-missing",
         "generate --model {w}/model --items {w}/nope.csv --out {w}/t.jsonl",
@@ -844,6 +850,8 @@ def test_a_live_lock_refuses_a_second_writer(tmp_path, capsys):
         (model / "config.json").write_text('{"model_type": "llama"}')
         items = tmp_path / "items.csv"
         items.write_text(ITEMS)
+        traces_out = run_dir / "traces" / "teacher.jsonl"
+        student = run_dir / "students" / "original"
         stage_commands = [
             ["capture", "--model", str(model), "--items", str(items), "--out", str(run_dir)],
             ["probe", str(run_dir)],
@@ -860,6 +868,10 @@ def test_a_live_lock_refuses_a_second_writer(tmp_path, capsys):
                 "--out",
                 str(run_dir / "behaviour"),
             ],
+            ["generate", "--model", str(model), "--items", str(items), "--out", str(traces_out)],
+            ["ablate", str(items), "--out", str(run_dir / "ablations")],
+            ["lexicon", str(items), "--items", str(items), "--out", str(run_dir / "lexicon")],
+            ["distill", "--student", str(model), "--data", str(items), "--out", str(student)],
         ]
         for argv in stage_commands:
             assert run(argv) == 2, argv

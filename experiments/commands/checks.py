@@ -80,6 +80,17 @@ def is_trace_file(path: Path) -> bool:
     return isinstance(record, dict) and "item_id" in record
 
 
+def suite_trace_file(path: Path, looks_like=is_trace_file) -> bool:
+    """A file this suite may replace: recorded in its folder's ledger as written by the suite
+    and unchanged since, or a trace file inside a pipeline run folder (the suite's own)."""
+    from mimicry.data.fileio import is_recorded_output
+    from mimicry.data.lock import enclosing_run
+
+    if is_recorded_output(path):
+        return True
+    return enclosing_run(path) is not None and looks_like(path)
+
+
 def is_steer_table(path: Path) -> bool:
     """A CSV whose header is the steering table's (steer's own output)."""
     header = _first_line(path).split(",")

@@ -59,12 +59,14 @@ def generate(
     ] = False,
 ) -> None:
     """Generate reasoning traces for every item; resumable; unparsed generations kept and counted."""
-    from mimicry.data.fileio import check_out_file
+    from mimicry.data.fileio import check_out_file, record_output
+    from mimicry.data.lock import output_lock
     from mimicry.experiments.commands.checks import (
         existing_file,
         is_trace_file,
         model_source,
         positive,
+        suite_trace_file,
     )
 
     positive(samples, "samples")
@@ -73,7 +75,7 @@ def generate(
     positive(temperature, "temperature", allow_zero=True)
     existing_file(items, "items")
     model_source(model, field="model", device=None if device == "auto" else device)
-    check_out_file(out, own=is_trace_file)
+    check_out_file(out, own=lambda path: suite_trace_file(path, is_trace_file))
     convention = convention_from_flags(
         prompt_style=prompt_style,
         system_prompt=system_prompt,
@@ -86,7 +88,7 @@ def generate(
 
     from mimicry.distill.generate import generate as run_generation
 
-    with Progress(transient=True) as progress:
+    with output_lock(out), Progress(transient=True) as progress:
         task = progress.add_task("generate", total=None)
         summary = run_generation(
             model,
@@ -106,6 +108,7 @@ def generate(
             trust_remote_code=trust_remote_code,
             on_batch=lambda done, total: progress.update(task, completed=done, total=total),
         )
+    record_output(out)  # a later run may replace it while it stays unchanged
     state = "up to date" if summary.skipped else "written"
     resumed = (
         f", resumed after {summary.resumed_batches} batches" if summary.resumed_batches else ""
@@ -158,18 +161,20 @@ def ablate(
     existing_file(items, "items")
     tokenizer_source(tokenizer)
     check_out_dir(out)
+    from mimicry.data.lock import output_lock
     from mimicry.distill.ablate import build_sets
 
-    summary = build_sets(
-        traces,
-        out,
-        items=items,
-        sets=tuple(s.strip() for s in sets.split(",") if s.strip()),
-        seed=seed,
-        tokenizer=tokenizer,
-        include_incorrect=include_incorrect,
-        target_length=target_length,
-    )
+    with output_lock(out):
+        summary = build_sets(
+            traces,
+            out,
+            items=items,
+            sets=tuple(s.strip() for s in sets.split(",") if s.strip()),
+            seed=seed,
+            tokenizer=tokenizer,
+            include_incorrect=include_incorrect,
+            target_length=target_length,
+        )
     state = "up to date" if summary.skipped else "written"
     print(f"{out}: {state}")
     for name, n in summary.n_examples.items():
@@ -238,28 +243,30 @@ def distill(
         raise InputError(f"must be > 0 (or -1: use epochs), got {max_steps}", field="max_steps")
     if not (out / ".checkpoints").is_dir():  # a killed run's folder resumes
         check_out_dir(out)
+    from mimicry.data.lock import output_lock
     from mimicry.distill.sft import train_student
 
-    summary = train_student(
-        student,
-        data,
-        out,
-        lora=lora,
-        lora_r=lora_r,
-        lora_alpha=lora_alpha,
-        epochs=epochs,
-        lr=lr,
-        batch_size=batch_size,
-        grad_accum=grad_accum,
-        max_steps=max_steps,
-        seed=seed,
-        max_length=max_length,
-        save_steps=save_steps,
-        prompt_style=prompt_style,
-        open_think=open_think,
-        trust_remote_code=trust_remote_code,
-        show_progress=True,
-    )
+    with output_lock(out):
+        summary = train_student(
+            student,
+            data,
+            out,
+            lora=lora,
+            lora_r=lora_r,
+            lora_alpha=lora_alpha,
+            epochs=epochs,
+            lr=lr,
+            batch_size=batch_size,
+            grad_accum=grad_accum,
+            max_steps=max_steps,
+            seed=seed,
+            max_length=max_length,
+            save_steps=save_steps,
+            prompt_style=prompt_style,
+            open_think=open_think,
+            trust_remote_code=trust_remote_code,
+            show_progress=True,
+        )
     state = "up to date" if summary.skipped else "trained"
     resumed = f", resumed at step {summary.resumed_from_step}" if summary.resumed_from_step else ""
     print(
@@ -287,9 +294,11 @@ def lexicon(
     existing_file(items, "items")
     tokenizer_source(tokenizer)
     check_out_dir(out)
+    from mimicry.data.lock import output_lock
     from mimicry.distill.lexicon import lexicon_report
 
-    summary = lexicon_report(traces, items, out, tokenizer=tokenizer, n_bins=bins, seed=seed)
+    with output_lock(out):
+        summary = lexicon_report(traces, items, out, tokenizer=tokenizer, n_bins=bins, seed=seed)
     print(f"{out}: {summary.n_traces} traces counted (lexicon.csv, lexicon_trend.csv, figures/)")
     for row in summary.exclusions.rows():
         print(

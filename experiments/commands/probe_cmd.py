@@ -160,13 +160,14 @@ def steer(
     open_think: bool = typer.Option(False, help="End plain prompts with the open tag."),
 ) -> None:
     """Add alpha x the difficulty direction at one layer and measure reasoning length and accuracy."""
-    from mimicry.data.fileio import check_out_file
-    from mimicry.data.lock import run_lock
+    from mimicry.data.fileio import check_out_file, record_output
+    from mimicry.data.lock import output_lock, run_lock
     from mimicry.experiments.commands.checks import (
         finite_list,
         is_steer_table,
         model_source,
         positive,
+        suite_trace_file,
     )
 
     alphas = finite_list(alpha, "alpha")
@@ -178,11 +179,11 @@ def steer(
     if not run.is_dir():
         raise InputError("no such run folder", file=run, field="run")
     if out is not None:
-        check_out_file(out, own=is_steer_table)
+        check_out_file(out, own=lambda path: suite_trace_file(path, is_steer_table))
     model_source(model, field="model")
     from mimicry.probes.steer import steer_run
 
-    with run_lock(run):
+    with run_lock(run), output_lock(out):
         path = steer_run(
             model,
             run,
@@ -208,6 +209,8 @@ def steer(
                 open_think=open_think,
             ),
         )
+    if out is not None:
+        record_output(out)  # a later run may replace it while it stays unchanged
     print(f"wrote {path}")
     import pandas as pd
 
