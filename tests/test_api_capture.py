@@ -191,3 +191,16 @@ def test_a_loaded_model_on_cuda_is_read_where_it_lives(tiny_model_factory, items
     assert on_gpu.entropy["entropy"].to_numpy() == pytest.approx(
         on_cpu.entropy["entropy"].to_numpy(), abs=1e-3
     )
+
+
+@pytest.mark.parametrize(
+    ("option", "value", "field"),
+    [("shard_size", 0, "shard_size"), ("batch_size", -1, "batch_size")],
+)
+def test_a_bad_size_names_its_own_option(tiny_model_factory, option, value, field):
+    items = pd.DataFrame(
+        {"item_id": ["a"], "task": ["t"], "prompt": ["A is left of B ."], "answer": ["yes"]}
+    )
+    with pytest.raises(InputError) as error:
+        capture(tiny_model_factory("qwen2"), items, **{option: value})
+    assert error.value.field == field

@@ -74,10 +74,10 @@ class CaptureSettings:
                 f"unknown backend {self.backend!r}; choose from {', '.join(BACKENDS)}",
                 field="backend",
             )
-        if self.batch_size < 0 or self.shard_size < 1:
-            raise InputError(
-                "batch size must be 0 (auto) or more, shard size at least 1", field="batch_size"
-            )
+        if self.batch_size < 0:
+            raise InputError(f"must be 0 (auto) or more, got {self.batch_size}", field="batch_size")
+        if self.shard_size < 1:
+            raise InputError(f"must be at least 1, got {self.shard_size}", field="shard_size")
         if self.entropy_method not in ENTROPY_METHODS:
             raise InputError(
                 f"unknown entropy method {self.entropy_method!r}; choose from "
