@@ -52,11 +52,7 @@ class Recipe:
             batch_size=16,
             num_generations=4,
             max_completion_length=320,
-            # 0.004 per token made shortcuts pay on the longest family (a 75-token cardinal
-            # derivation cost 0.3 of a reward of 1): RL lost 0.06 accuracy there. Half of it
-            # still makes the 4-pass rereading (100+ extra tokens) cost more than a wrong answer's
-            # risk is worth.
-            cost_per_token=0.002,
+            cost_per_token=0.004,
         )
     )
     max_new_tokens: int = 320
