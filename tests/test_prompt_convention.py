@@ -241,12 +241,20 @@ def test_unparsed_traces_are_excluded_and_counted_by_capture_and_probe_targets(
         ]
     ]
     traces = write_traces([{**r, "n_reasoning_tokens": 3} for r in rows], tmp_path / "m.jsonl")
-    result = capture(folder, tmp_path / "items.csv", tmp_path / "run", "m", traces=traces)
+    result = capture(
+        folder,
+        tmp_path / "items.csv",
+        tmp_path / "run",
+        "m",
+        traces=traces,
+        template=PromptConvention(),  # the library default, resolved against the tokenizer
+    )
     assert result.n_items == 2
     unparsed = [r for r in result.exclusions.rows() if r["reason"] == "unparsed_trace"]
     assert {(r["task"], r["n"]) for r in unparsed} == {("t1", 1), ("t2", 1)}
     manifest = json.loads((tmp_path / "run" / "activations" / "m" / "manifest.json").read_text())
     assert manifest["item_ids"] == ["a", "c"] and manifest["n_excluded"] == 2
+    assert manifest["template"] == "raw" and manifest["prompt_convention"]["style"] == "plain"
 
     frame, _ = read_traces([traces], item_ids=items["item_id"].tolist())
     ledger = Exclusions()

@@ -232,9 +232,6 @@ def capture(
     name = name or default_name(model)
     if not _NAME.match(name):
         raise InputError(f"name {name!r} must be letters, digits, '.', '_' or '-'", field="name")
-    if not isinstance(template, str):  # a prompt convention: stored as its JSON fields
-        template = PromptConvention.from_value(template).as_dict()
-        think_tags = (template["think_open"], template["think_close"])
     trace_paths = (
         None if traces is None else ([traces] if isinstance(traces, str | Path) else list(traces))
     )
@@ -266,6 +263,10 @@ def capture(
 
     items_df = _read_items(items_path)
     tokenizer = load_tokenizer(model, trust_remote_code=trust_remote_code, revision=revision)
+    convention = None  # the model's prompt convention, resolved as generation resolves it
+    if not isinstance(template, str):
+        convention = PromptConvention.from_value(template).resolved(tokenizer)
+        think_tags = (convention.think_open, convention.think_close)
     exclusions = Exclusions()
     reasoning = _read_reasoning(trace_paths, trace_model, items_df, tokenizer)
     context = getattr(config, "max_position_embeddings", None) or getattr(
@@ -276,7 +277,7 @@ def capture(
         items_df,
         reasoning,
         positions=positions,
-        template=template,
+        template=convention or template,
         think_tags=tuple(think_tags),
         max_tokens=max_tokens or context,
         model_name=name,
@@ -308,7 +309,10 @@ def capture(
         "device": device,
         "revision": revision,
         "entropy_method": method,
-        "template": template,
+        "template": template
+        if convention is None
+        else {"plain": "raw"}.get(convention.style, "chat"),
+        "prompt_convention": None if convention is None else convention.as_dict(),
         "think_tags": list(think_tags),
         "shard_size": shard_size,
         "trace_model": trace_model,
