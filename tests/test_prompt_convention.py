@@ -82,6 +82,10 @@ def test_a_chat_model_without_think_tags_is_asked_for_reasoning_and_a_marked_ans
     # explicit choices win over the default; '' switches the default marker off
     own = PromptConvention(**NO_TAGS, instruction="", answer_pattern="").resolved(tokenizer)
     assert own.uses_think_tags and own.instruction == ""
+    mine = PromptConvention(style="chat", instruction="show work", **NO_TAGS).resolved(tokenizer)
+    assert (mine.instruction, mine.answer_pattern) == ("show work", DEFAULT_ANSWER_PATTERN)
+    for done in (resolved, tagged, own, mine):  # a stored convention resolves to itself
+        assert PromptConvention.from_value(done.as_dict()).resolved(tokenizer) == done
     system = PromptConvention(system_prompt="you are terse", instruction="").resolved(tokenizer)
     assert system.render(tokenizer, "x").startswith("<|im_start|>system you are terse <|im_end|>")
     with pytest.raises(InputError, match="answer_pattern"):
