@@ -116,10 +116,12 @@ def split_generation(
 
 
 def _repeats_marker(answer: str, delimiter: str | None, pattern: str | None) -> bool:
-    """Whether the answer line starts with the answer marker again."""
+    """Whether the answer line starts with the answer marker again (a marker that matches no
+    text, such as a lookahead, never repeats)."""
     if delimiter is not None:
-        return answer.startswith(delimiter)
-    return _compile(pattern).match(answer) is not None
+        return bool(delimiter) and answer.startswith(delimiter)
+    found = _compile(pattern).match(answer)
+    return found is not None and found.end() > 0
 
 
 def _compile(pattern: str) -> re.Pattern:

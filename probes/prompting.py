@@ -108,7 +108,8 @@ class PromptConvention:
 
     @property
     def is_resolved(self) -> bool:
-        return self.style != "auto" and self.instruction is not None
+        """Style, instruction and answer marker are all fixed (no default left to choose)."""
+        return self.style != "auto" and None not in (self.instruction, self.answer_pattern)
 
     def resolved(self, tokenizer) -> PromptConvention:
         """The convention with its style and defaults fixed for this tokenizer (idempotent)."""
@@ -125,7 +126,7 @@ class PromptConvention:
         if self.system_prompt is not None and style != "chat":
             raise InputError("a system prompt needs the chat style", field="system_prompt")
         return replace(
-            self, style=style, instruction=instruction or "", answer_pattern=pattern or None
+            self, style=style, instruction=instruction or "", answer_pattern=pattern or ""
         )
 
     @property

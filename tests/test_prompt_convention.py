@@ -82,6 +82,10 @@ def test_a_chat_model_without_think_tags_is_asked_for_reasoning_and_a_marked_ans
     # explicit choices win over the default; '' switches the default marker off
     own = PromptConvention(**NO_TAGS, instruction="", answer_pattern="").resolved(tokenizer)
     assert own.uses_think_tags and own.instruction == ""
+    mine = PromptConvention(style="chat", instruction="show work", **NO_TAGS).resolved(tokenizer)
+    assert (mine.instruction, mine.answer_pattern) == ("show work", DEFAULT_ANSWER_PATTERN)
+    for done in (resolved, tagged, own, mine):  # a stored convention resolves to itself
+        assert PromptConvention.from_value(done.as_dict()).resolved(tokenizer) == done
     system = PromptConvention(system_prompt="you are terse", instruction="").resolved(tokenizer)
     assert system.render(tokenizer, "x").startswith("<|im_start|>system you are terse <|im_end|>")
     with pytest.raises(InputError, match="answer_pattern"):
@@ -241,12 +245,20 @@ def test_unparsed_traces_are_excluded_and_counted_by_capture_and_probe_targets(
         ]
     ]
     traces = write_traces([{**r, "n_reasoning_tokens": 3} for r in rows], tmp_path / "m.jsonl")
-    result = capture_run(folder, tmp_path / "items.csv", tmp_path / "run", "m", traces=traces)
+    result = capture_run(
+        folder,
+        tmp_path / "items.csv",
+        tmp_path / "run",
+        "m",
+        traces=traces,
+        template=PromptConvention(),  # the library default, resolved against the tokenizer
+    )
     assert result.n_items == 2
     unparsed = [r for r in result.exclusions.rows() if r["reason"] == "unparsed_trace"]
     assert {(r["task"], r["n"]) for r in unparsed} == {("t1", 1), ("t2", 1)}
     manifest = json.loads((tmp_path / "run" / "activations" / "m" / "manifest.json").read_text())
     assert manifest["item_ids"] == ["a", "c"] and manifest["n_excluded"] == 2
+    assert manifest["template"] == "raw" and manifest["prompt_convention"]["style"] == "plain"
 
     frame, _ = read_traces([traces], item_ids=items["item_id"].tolist())
     ledger = Exclusions()

@@ -181,7 +181,7 @@ def effort(
             options = AlongOptions(
                 fractions=DEFAULT_FRACTIONS if chosen_fractions is None else chosen_fractions,
                 every=every,
-                template=manifest.get("template", "raw"),
+                template=manifest.get("prompt_convention") or manifest.get("template", "raw"),
                 think_tags=tuple(manifest.get("think_tags", ("<think>", "</think>"))),
                 batch_size=batch_size,
                 max_batch_tokens=max_batch_tokens,

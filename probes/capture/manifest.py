@@ -53,11 +53,26 @@ def build_manifest(
         "inputs_hash": inputs_hash,
         "traces": [str(p) for p in traces],
         **{key: value for key, value in settings.hashed().items() if key != "format"},
+        **_convention_fields(handle, settings),
         "batch_size": batch_used,
         "batch_size_requested": settings.batch_size,
         **FIXED_MANIFEST,
         "torch": torch.__version__,
         "trace_sample": 0 if traces else None,
+    }
+
+
+def _convention_fields(handle, settings: CaptureSettings) -> dict:
+    """`template` as its legacy name and the resolved `prompt_convention` (None for a name)."""
+    from mimicry.probes.capture.plan import resolved_convention
+
+    convention = resolved_convention(handle, settings)
+    if convention is None:
+        return {"prompt_convention": None}
+    return {
+        "template": "raw" if convention.style == "plain" else "chat",
+        "prompt_convention": convention.as_dict(),
+        "think_tags": [convention.think_open, convention.think_close],
     }
 
 

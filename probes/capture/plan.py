@@ -26,6 +26,7 @@ from mimicry.probes.capture.backends import make_backend
 from mimicry.probes.capture.inputs import EncodedItem
 from mimicry.probes.capture.settings import CaptureSettings
 from mimicry.probes.capture.texts import encode_items
+from mimicry.probes.prompting import PromptConvention
 
 
 @dataclass
@@ -90,6 +91,14 @@ def resolve_model(model, tokenizer, settings: CaptureSettings) -> ModelHandle:
     return ModelHandle(source, config, architecture, tokenizer, path=model)
 
 
+def resolved_convention(handle: ModelHandle, settings: CaptureSettings):
+    """The model's prompt convention resolved for its tokenizer as generation resolves it, or
+    None for a legacy template name (`raw`, `chat`)."""
+    if isinstance(settings.template, str):
+        return None
+    return PromptConvention.from_value(settings.template).resolved(handle.tokenizer)
+
+
 def encode(
     handle: ModelHandle,
     items: pd.DataFrame,
@@ -101,13 +110,16 @@ def encode(
 ) -> tuple[list[EncodedItem], Exclusions, int]:
     """Encoded items (every exclusion counted) and the batch size to run them with."""
     exclusions = Exclusions()
+    convention = resolved_convention(handle, settings)
     encoded = encode_items(
         handle.tokenizer,
         items,
         reasoning,
         positions=settings.positions,
-        template=settings.template,
-        think_tags=tuple(settings.think_tags),
+        template=convention or settings.template,
+        think_tags=tuple(settings.think_tags)
+        if convention is None
+        else (convention.think_open, convention.think_close),
         max_tokens=settings.max_tokens or handle.context,
         model_name=name,
         exclusions=exclusions,
