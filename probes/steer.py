@@ -24,6 +24,7 @@ from mimicry.data.errors import InputError
 from mimicry.data.exclusions import Exclusions
 from mimicry.data.fileio import atomic_file
 from mimicry.data.reasoning import answers_match
+from mimicry.data.stats import bootstrap_indices, percentile_ci, permutation_p
 from mimicry.probes.directions import difficulty_directions, directions_path, load_directions
 from mimicry.probes.prompting import PromptConvention
 from mimicry.probes.steer_generation import (  # noqa: F401 (the steering API lives here too)
@@ -62,15 +63,15 @@ NOTHING_PARSED = "nothing parsed"
 def paired_change(
     diffs: np.ndarray, *, n_boot: int, seed: int
 ) -> tuple[float, float, float, float]:
-    """(mean, CI low, CI high, two-sided sign-flip p) of paired differences."""
+    """(mean, CI low, CI high, two-sided sign-flip p) of paired differences (the project's one
+    statistics module: percentile bootstrap CI, permutation p by its documented convention)."""
     diffs = np.asarray(diffs, dtype=float)
     mean = float(diffs.mean())
     rng = np.random.default_rng(seed)
-    boots = diffs[rng.integers(0, len(diffs), size=(n_boot, len(diffs)))].mean(axis=1)
-    low, high = np.percentile(boots, [2.5, 97.5])
+    boots = diffs[bootstrap_indices(rng, n_boot, len(diffs))].mean(axis=1)
+    low, high = percentile_ci(boots)
     flips = rng.choice([-1.0, 1.0], size=(n_boot, len(diffs)))
-    null = np.abs((flips * diffs).mean(axis=1))
-    p = float((1 + np.sum(null >= abs(mean) - 1e-12)) / (1 + n_boot))
+    p = float(permutation_p(mean, (flips * diffs).mean(axis=1)))
     return mean, float(low), float(high), p
 
 
