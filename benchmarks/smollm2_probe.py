@@ -146,12 +146,114 @@ def probe_child(run: Path) -> None:
     print(json.dumps(row))
 
 
+def unit_costs(run: Path, layer: int, perms: tuple[int, int]) -> dict:
+    """Seconds of one probe (run_probe: fit, control task, permutation null) per target at one
+    layer of one position, as the stage calls it. Ridge targets with the default config; logistic
+    targets at two small permutation counts, scaled by the number of lbfgs fits to the default
+    200 permutations (the mean seconds per fit of both runs). The stage is this times
+    (layers + surface) x positions."""
+    import numpy as np
+
+    from mimicry.data.exclusions import Exclusions
+    from mimicry.probes.probing.cv import nested_splits
+    from mimicry.probes.probing.probe import ProbeConfig, run_probe
+    from mimicry.probes.probing.run_reader import discover_models, read_item_table, read_run_traces
+    from mimicry.probes.probing.targets import ALL_TARGETS, build_targets
+
+    items = read_item_table(run / "items.csv")
+    acts = discover_models(run, items)[NAME]
+    aligned = items.set_index("item_id", drop=False).loc[acts.item_ids].reset_index(drop=True)
+    traces = read_run_traces(run, items["item_id"].tolist(), Exclusions())
+    targets = build_targets(aligned, traces, NAME, list(ALL_TARGETS), Exclusions())
+    x_all = acts.load("last_prompt")[:, layer]
+    default = ProbeConfig()
+    out = {}
+    for target in targets.values():
+        keep = np.isfinite(target.values)
+        y = target.values[keep]
+        if target.kind == "class":
+            _, y = np.unique(y, return_inverse=True)
+        groups = aligned["group"].astype(str).to_numpy()[keep]
+        tasks = aligned["task"].astype(str).to_numpy()[keep]
+        splits = nested_splits(groups, default.folds, default.seed)
+
+        def seconds(config, x=x_all[keep], y=y, tasks=tasks, splits=splits, target=target):
+            usage = resource.getrusage(resource.RUSAGE_SELF)
+            cpu, start = usage.ru_utime + usage.ru_stime, time.perf_counter()
+            run_probe(x, y, target.kind, tasks, splits, config, n_classes=target.n_classes)
+            usage = resource.getrusage(resource.RUSAGE_SELF)
+            return time.perf_counter() - start, usage.ru_utime + usage.ru_stime - cpu
+
+        row = {"kind": target.kind, "n_items": int(keep.sum())}
+        if target.kind == "continuous":
+            row["wall_s"], row["cpu_s"] = seconds(default)
+        else:
+            # A logistic probe is 1 + n_control nested-CV fits (outer x (Cs x inner + 1) lbfgs
+            # fits each) plus one outer-only refit per permutation (C fixed to the real one's).
+            n_outer, n_inner = len(splits), len(splits[0][2])
+            searched = n_outer * (len(default.cs) * n_inner + 1)
+
+            def fits(k, searched=searched, n_outer=n_outer):
+                return (1 + default.n_control) * searched + n_outer * k
+
+            measured = {k: seconds(ProbeConfig(n_perm_logistic=k)) for k in perms}
+            per_fit = [
+                sum(t[i] / fits(k) for k, t in measured.items()) / len(measured) for i in (0, 1)
+            ]
+            row |= {"measured": {str(k): list(t) for k, t in measured.items()}}
+            row |= {"lbfgs_fits": {str(k): fits(k) for k in (*perms, default.n_perm)}}
+            row |= {"per_fit_wall_s": per_fit[0], "per_fit_cpu_s": per_fit[1]}
+            row["wall_s"] = per_fit[0] * fits(default.n_perm)
+            row["cpu_s"] = per_fit[1] * fits(default.n_perm)
+        out[target.name] = row
+        print(json.dumps({target.name: row}), file=sys.stderr, flush=True)
+    return out
+
+
 def time_probes(run: Path) -> dict:
     command = [sys.executable, __file__, "--probe-child", "--run", str(run)]
     done = subprocess.run(command, capture_output=True, text=True, check=False)
     if done.returncode != 0:
         sys.exit(f"probe stage failed on {run}:\n{done.stderr[-2000:]}")
     return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def report_units(args, report: dict, shape) -> None:
+    """Print per-target unit costs and the whole stage they add up to."""
+    units = unit_costs(args.run, args.unit_layer, (1, 4))
+    report["unit_costs"] = units
+    fits = (shape[1] + 1) * shape[3]  # each layer plus the surface baseline, per position
+    print(
+        f"one probe at layer {args.unit_layer}, last_prompt (default settings; logistic "
+        "permutations timed at 1 and 4, linear to 200):"
+    )
+    for name, row in units.items():
+        extra = (
+            f"  ({row['per_permutation_cpu_s']:.2f} s CPU per permutation refit)"
+            if "per_permutation_cpu_s" in row
+            else ""
+        )
+        print(
+            f"  {name:28s} {row['kind']:10s} {row['wall_s']:8.1f} s wall {row['cpu_s']:8.1f} s CPU{extra}"
+        )
+    total = {k: fits * sum(r[k] for r in units.values()) for k in ("wall_s", "cpu_s")}
+    ridge = {
+        k: fits * sum(r[k] for r in units.values() if r["kind"] == "continuous")
+        for k in ("wall_s", "cpu_s")
+    }
+    report["stage_estimate"] = {"fits_per_target": fits, "all": total, "ridge_targets_only": ridge}
+    print(
+        f"stage estimate ({fits} probes per target: {shape[1]} layers + surface, x {shape[3]} "
+        f"positions): {total['wall_s'] / 60:.1f} min wall, {total['cpu_s'] / 60:.1f} min CPU; "
+        f"the ridge targets alone {ridge['wall_s'] / 60:.1f} min wall, {ridge['cpu_s'] / 60:.1f} min CPU"
+    )
+    report["load_average_end"] = os.getloadavg()
+    print(
+        f"torch threads {report['torch_threads']}, OMP_NUM_THREADS={report['omp_num_threads']}, "
+        f"load average {report['load_average'][0]:.1f} at start, {report['load_average_end'][0]:.1f} at end"
+    )
+    if args.json:
+        args.json.write_text(json.dumps(report, indent=2))
 
 
 def main() -> None:
@@ -161,6 +263,12 @@ def main() -> None:
     parser.add_argument("--reuse", action="store_true", help="Keep a finished capture in --run.")
     parser.add_argument("--json", type=Path, default=None)
     parser.add_argument("--skip-baseline", action="store_true")
+    parser.add_argument(
+        "--unit-costs",
+        action="store_true",
+        help="Instead of the whole stage: time one probe per target at one layer and extrapolate.",
+    )
+    parser.add_argument("--unit-layer", type=int, default=15)
     parser.add_argument("--probe-child", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.probe_child:
@@ -192,6 +300,9 @@ def main() -> None:
     )
     for step, t in report["build"].items() if isinstance(report["build"], dict) else ():
         print(f"  {step:10s} {t['wall_s']:8.1f} s wall {t['cpu_s']:8.1f} s CPU")
+    if args.unit_costs:
+        report_units(args, report, shape)
+        return
     full = time_probes(args.run)
     report["probe"] = full
     layers = shape[1]
