@@ -20,11 +20,14 @@ stage, default targets and settings) in a fresh subprocess: wall, process CPU an
   the 2 of 31 activation layers), extrapolated linearly to 31 layers; the ratio full /
   extrapolated says how far the stage is from linear in layers (fixed costs, figures).
 
+`--unit-costs` times one probe per target at one layer instead and adds them up to the stage
+(the whole default stage measured here would take about a day of CPU; see the README).
+
 The capture is cached in the run folder: `--reuse` skips data, generate and capture when the
 capture is there, so re-timing the probe stage costs the probe stage only.
 
     OMP_NUM_THREADS=2 .venv/bin/python benchmarks/smollm2_probe.py [--run runs/bench-smollm2-probe] \
-        [--reuse] [--model DIR] [--json smollm2_probe.json] [--skip-baseline]
+        [--reuse] [--unit-costs] [--model DIR] [--json smollm2_probe.json] [--skip-baseline]
 """
 
 from __future__ import annotations
