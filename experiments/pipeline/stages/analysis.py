@@ -37,14 +37,8 @@ def behaviour_stage(ctx: RunContext) -> list[Unit]:
                 traces,
                 out,
                 pairs=pairs,
-                seed=ctx.config.seed,
-                n_boot=options.n_boot,
-                n_perm=options.n_perm,
-                log_cost=options.log_cost,
-                difficulty=options.difficulty,
+                options=options,
                 reference=options.reference if options.reference in models else None,
-                min_items=options.min_items,
-                outliers=options.outliers,
                 progress=lambda _message: step(),
             )
 
