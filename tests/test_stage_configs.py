@@ -20,10 +20,12 @@ from mimicry.experiments.commands.options import (
     option_name,
 )
 from mimicry.experiments.config import BehaviourConfig, RunConfig, load_config
+from mimicry.probes.config import ProbeConfig
 
 # command -> (its config model, the fields it does not offer on the command line)
 CONVERTED = {
     "behaviour": (BehaviourConfig, ()),
+    "probe": (ProbeConfig, ()),
 }
 
 
@@ -83,6 +85,39 @@ class Small(BaseModel):
     flag: bool = True
     names: list[str] = ["a", "b"]
     maybe: tuple[float, ...] | None = None
+
+
+def test_library_cli_and_yaml_share_the_probe_defaults(tmp_path):
+    """`probe_layers` and `run_probes` called without options probe what `mimicry probe` and a
+    run config without a `probe` section probe: the one ProbeConfig's defaults."""
+    import numpy as np
+    import pandas as pd
+
+    from mimicry.probes.probing import probe_layers
+
+    assert RunConfig().probe == ProbeConfig()
+    assert ProbeConfig().targets == ["human_rt", "own_length", "correct", "difficulty_bin"]
+    rng = np.random.default_rng(0)
+    n = 30
+    items = pd.DataFrame(
+        {
+            "item_id": [f"i{k}" for k in range(n)],
+            "task": ["t"] * n,
+            "group": [f"g{k % 10}" for k in range(n)],
+            "prompt": ["p"] * n,
+            "answer": ["a"] * n,
+            "human_rt_ms": rng.uniform(500, 3000, n),
+            "human_acc": rng.uniform(0.3, 0.9, n),
+            "feat_premises": rng.integers(2, 5, n),
+        }
+    )
+    acts = rng.normal(size=(n, 3, 4)).astype(np.float32)
+    small = {"n_boot": 10, "n_perm": 10, "alphas": (1.0,)}
+    table = probe_layers(acts, items, **small).table
+    # without traces: the default targets that need none (own_length, correct need traces)
+    assert sorted(table["target"].unique()) == ["difficulty_bin", "human_rt"]
+    explicit = probe_layers(acts, items, config=ProbeConfig(**small)).table
+    pd.testing.assert_frame_equal(table, explicit)
 
 
 def test_bool_options_have_a_negative_form_and_lists_are_comma_text():

@@ -66,22 +66,10 @@ def probe_stage(ctx: RunContext) -> list[Unit]:
     out = ctx.run_dir / "probes"
 
     def run(step) -> None:
-        from mimicry.probes.probing import ProbeConfig, run_probes
+        from mimicry.probes.probing import run_probes
 
         with single_blas_thread():
-            run_probes(
-                ctx.run_dir,
-                targets=list(options.targets),
-                positions=list(options.positions) if options.positions else None,
-                config=ProbeConfig(
-                    folds=options.folds,
-                    seed=ctx.config.seed,
-                    n_boot=options.n_boot,
-                    n_perm=options.n_perm,
-                    n_perm_logistic=options.n_perm_logistic,
-                ),
-                progress=lambda _message: step(),
-            )
+            run_probes(ctx.run_dir, config=options, progress=lambda _message: step())
 
     return [
         Unit(
