@@ -20,12 +20,13 @@ from mimicry.experiments.commands.options import (
     option_name,
 )
 from mimicry.experiments.config import BehaviourConfig, RunConfig, load_config
-from mimicry.probes.config import ProbeConfig
+from mimicry.probes.config import EffortConfig, ProbeConfig
 
 # command -> (its config model, the fields it does not offer on the command line)
 CONVERTED = {
     "behaviour": (BehaviourConfig, ()),
     "probe": (ProbeConfig, ()),
+    "effort": (EffortConfig, ()),
 }
 
 
@@ -118,6 +119,23 @@ def test_library_cli_and_yaml_share_the_probe_defaults(tmp_path):
     assert sorted(table["target"].unique()) == ["difficulty_bin", "human_rt"]
     explicit = probe_layers(acts, items, config=ProbeConfig(**small)).table
     pd.testing.assert_frame_equal(table, explicit)
+
+
+def test_effort_defaults_are_one_object():
+    """The effort probes, `mimicry effort` and the run config's `effort` section: one default
+    each; the fractions read by default are the along-trace capture's own default."""
+    import inspect
+
+    from mimicry.probes.capture.along import AlongOptions
+    from mimicry.probes.probing.effort import EFFORT_TARGETS, probe_effort
+
+    assert RunConfig().effort == EffortConfig()
+    assert EffortConfig().n_boot == 300 and EffortConfig().folds == 5
+    assert EffortConfig().fractions == AlongOptions().fractions
+    assert EffortConfig().targets == EFFORT_TARGETS
+    assert inspect.signature(probe_effort).parameters["config"].default is None  # -> EffortConfig()
+    with pytest.raises(ValueError, match="give fractions"):
+        EffortConfig(fractions=(), every=0)
 
 
 def test_bool_options_have_a_negative_form_and_lists_are_comma_text():

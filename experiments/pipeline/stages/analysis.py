@@ -95,21 +95,15 @@ def effort_stage(ctx: RunContext) -> list[Unit]:
     out = ctx.run_dir / "effort"
 
     def run(step) -> None:
-        from mimicry.experiments.commands.effort_cmd import effort
+        from mimicry.experiments.commands.effort_cmd import effort_run
 
         with single_blas_thread():
-            effort(
+            effort_run(
                 ctx.run_dir,
+                config=options,
                 models=None,
-                fractions=",".join(str(f) for f in options.fractions) or "none",
-                every=options.every,
                 teacher=None,
                 sources=None,
-                targets=",".join(options.targets),
-                folds=options.folds,
-                seed=ctx.config.seed,
-                n_boot=options.n_boot,
-                n_control=1,
                 batch_size=max(1, ctx.config.capture.batch_size),
                 max_batch_tokens=16384,
                 shard_rows=2048,
