@@ -258,3 +258,26 @@ def traces_frame(path: Path):
     import pandas as pd
 
     return pd.read_json(path, lines=True)
+
+
+def test_report_options_are_the_one_report_config(tmp_path, capsys):
+    """`mimicry report` takes its options from RUN/config.yaml's `report` section on the one
+    ReportConfig's defaults; a bad value there is one line naming file, line and field."""
+    from mimicry.experiments.config import ReportConfig
+
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    (run_dir / "config.yaml").write_text("name: x\n")
+    assert run(["report", str(run_dir)]) == 0
+    index = (run_dir / "report" / "index.html").read_text()
+    assert f"<h1>{ReportConfig().title}</h1>" in index
+    assert RunConfig().report == ReportConfig()
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "config.yaml").write_text("name: x\nreport:\n  title: t\n  n_perm: 0\n")
+    capsys.readouterr()
+    assert run(["report", str(other)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1
+    assert f"{other / 'config.yaml'}: row 4: field 'report.n_perm'" in err[0]
+    assert sorted(p.name for p in other.iterdir()) == ["config.yaml"]

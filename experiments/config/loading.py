@@ -54,7 +54,7 @@ def load_config(path: str | Path) -> RunConfig:
         if isinstance(problem, FieldProblem):
             loc, message = problem.field.split("."), problem.message
         raise InputError(
-            message, file=path, row=_yaml_line(text, loc), field=".".join(loc) or None
+            message, file=path, row=yaml_line(text, loc), field=".".join(loc) or None
         ) from None
 
 
@@ -88,7 +88,7 @@ def _explain(error: dict) -> str:
     return error["msg"]
 
 
-def _yaml_line(text: str, loc: list[str]) -> int | None:
+def yaml_line(text: str, loc: list[str]) -> int | None:
     """1-based line of the deepest key of `loc` present in the YAML text."""
     try:
         node = yaml.compose(text)
