@@ -41,8 +41,8 @@ class RunConfig(Strict):
     Everything a stage would check before it starts is checked here, when the config is built
     (from YAML or in Python): each stage's options, that `steer.model` and `behaviour.reference`
     are models of the run, that the probed positions are captured, and that `tasks.items_file`
-    and any pre-generated `traces` exist (relative paths are resolved against the validation
-    context's `base`, the YAML file's folder for `load_config`, else the working directory).
+    exists (relative paths, also of pre-generated `traces`, are resolved against the validation
+    context's `base`: the YAML file's folder for `load_config`, else the working directory).
     """
 
     name: str = Field("run", description="Run name (default output folder runs/<name>).")
@@ -122,14 +122,11 @@ class RunConfig(Strict):
                 self.tasks.items_file = items_file = (base / items_file).resolve()
             if not items_file.is_file():
                 raise FieldProblem("tasks.items_file", f"no such item table: {items_file}")
-        for role, spec in self.models.named():
-            if spec.traces is not None:
-                if not spec.traces.is_absolute():
-                    spec.traces = (base / spec.traces).resolve()
-                if not spec.traces.is_file():
-                    raise FieldProblem(
-                        f"models.{role}.traces", f"no such trace file: {spec.traces}"
-                    )
+        for _, spec in self.models.named():
+            # resolved, not required: a shipped config names the traces a user downloads later;
+            # the generate stage says which file is missing
+            if spec.traces is not None and not spec.traces.is_absolute():
+                spec.traces = (base / spec.traces).resolve()
         return self
 
     @model_validator(mode="after")
