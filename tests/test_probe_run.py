@@ -13,6 +13,7 @@ from safetensors.torch import save_file
 
 from mimicry.experiments.cli import run as cli
 from mimicry.probes.probing import ProbeConfig, run_probes
+from mimicry.probes.probing.targets import ALL_TARGETS
 from tests.roster import write_roster
 
 SIGNAL_LAYER = 2
@@ -94,6 +95,7 @@ def make_run(
 
 
 FAST = ProbeConfig(
+    targets=list(ALL_TARGETS),  # every target (the stage's default is four of them)
     folds=5,
     seed=0,
     n_boot=100,

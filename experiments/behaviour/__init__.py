@@ -14,7 +14,7 @@ importable as `from mimicry.experiments.behaviour.alignment import correlate_tas
 from mimicry.experiments.behaviour.analysis import AlignmentTables, alignment
 from mimicry.experiments.behaviour.inflation import inflation_table
 from mimicry.experiments.behaviour.scoring import (
-    BehaviourOptions,
+    BehaviourConfig,
     BehaviourResult,
     parse_pair,
     score,
@@ -24,7 +24,7 @@ from mimicry.experiments.behaviour.wrong_right import item_contrasts, wrong_righ
 
 __all__ = [
     "AlignmentTables",
-    "BehaviourOptions",
+    "BehaviourConfig",
     "BehaviourResult",
     "alignment",
     "inflation_table",

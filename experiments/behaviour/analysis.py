@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -21,10 +21,8 @@ from mimicry.data.exclusions import Exclusions
 from mimicry.experiments.behaviour.alignment import Resampling, TaskCorrelation, correlate_task
 from mimicry.experiments.behaviour.inflation import INFLATION_COLUMNS, inflation_table
 from mimicry.experiments.behaviour.selection import (
-    DIFFICULTY_KINDS,
     MAIN,
     OK,
-    OUTLIER_RULES,
     Selection,
     item_costs,
     select,
@@ -36,43 +34,10 @@ from mimicry.experiments.behaviour.wrong_right import (
     item_contrasts,
     wrong_right_table,
 )
+from mimicry.experiments.config.stage_options import BehaviourConfig
+from mimicry.probes.config import resolve_config
 
 Progress = Callable[[str], None]
-
-
-@dataclass
-class BehaviourOptions:
-    """Options of the behaviour stage (the CLI flags of `mimicry behaviour`).
-
-    `difficulty`: "auto" (per task: RT where the task has RT norms, else 1 - accuracy), "rt" or
-    "error". `reference`: a model with traces; inflation.csv compares every other model's cost
-    with it (None: inflation.csv has no rows).
-    """
-
-    seed: int = 0
-    log_cost: bool = False
-    difficulty: str = "auto"
-    n_boot: int = 10_000
-    n_perm: int = 10_000
-    min_items: int = 5
-    outliers: str = "none"
-    level: float = 0.95
-    figures: bool = True
-    reference: str | None = None
-
-    def validate(self) -> None:
-        """Reject options no analysis can run with, naming the option."""
-        checks = (
-            (self.difficulty in DIFFICULTY_KINDS, "difficulty", f"choose from {DIFFICULTY_KINDS}"),
-            (self.outliers in OUTLIER_RULES, "outliers", f"choose from {OUTLIER_RULES}"),
-            (self.n_boot >= 10, "n_boot", "needs at least 10 resamples"),
-            (self.n_perm >= 10, "n_perm", "needs at least 10 permutations"),
-            (self.min_items >= 3, "min_items", "a correlation needs at least 3 items"),
-            (0.0 < self.level < 1.0, "level", "must lie between 0 and 1"),
-        )
-        for ok, name, message in checks:
-            if not ok:
-                raise InputError(f"{message} (got {getattr(self, name)!r})", field=name)
 
 
 @dataclass(repr=False)
@@ -89,7 +54,7 @@ class AlignmentTables:
     inflation: pd.DataFrame
     wrong_right: pd.DataFrame
     exclusions: Exclusions
-    options: BehaviourOptions
+    options: BehaviourConfig
     correlations: dict = field(default_factory=dict, repr=False)
 
     def __repr__(self) -> str:
@@ -131,7 +96,7 @@ def alignment(
     items: pd.DataFrame,
     *,
     pairs: Sequence[str | tuple[str, str]] = (),
-    options: BehaviourOptions | None = None,
+    options: BehaviourConfig | None = None,
     count_tokens: Callable[[Sequence[str]], Sequence[int]] | None = None,
     progress: Progress | None = None,
     **option_overrides,
@@ -143,16 +108,16 @@ def alignment(
             `answer`, `correct`, `n_reasoning_tokens`), validated as trace files are.
         items: the item table (`item_id`, `task`, `prompt`, `answer` and the human norms).
         pairs: (student, base) pairs, or 'student=base' strings, for the transfer table.
-        options: BehaviourOptions; keyword overrides (seed=..., n_boot=..., difficulty="auto",
-            reference="teacher") apply on top.
+        options: the stage's `BehaviourConfig` (default: its defaults, the same as
+            `mimicry behaviour` and the run config's); keyword overrides (seed=..., n_boot=...,
+            difficulty="auto", reference="teacher") are validated on top.
         count_tokens: a batched token counter; recounts `n_reasoning_tokens` from `reasoning`.
         progress: called with a short description as each step starts.
     """
     from mimicry.data.items import validate_items
     from mimicry.data.traces import validate_traces
 
-    options = BehaviourOptions(**{**asdict(options or BehaviourOptions()), **option_overrides})
-    options.validate()
+    options = resolve_config(BehaviourConfig, options, option_overrides)
     items = validate_items(items)
     frame, ledger = validate_traces(traces, item_ids=items["item_id"], count_tokens=count_tokens)
     return compute_tables(items, frame, ledger, pairs, options, progress)
@@ -163,7 +128,7 @@ def compute_tables(
     traces: pd.DataFrame,
     ledger: Exclusions,
     pairs: Sequence[str | tuple[str, str]],
-    options: BehaviourOptions,
+    options: BehaviourConfig,
     progress: Progress | None = None,
 ) -> AlignmentTables:
     """Every table from validated items and traces (the ledger gains each exclusion)."""
@@ -249,7 +214,7 @@ def correlate_all(
 
 __all__ = [
     "AlignmentTables",
-    "BehaviourOptions",
+    "BehaviourConfig",
     "WRONG_RIGHT_COLUMNS",
     "alignment",
     "compute_tables",

@@ -10,7 +10,7 @@ output directory behind.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
@@ -21,7 +21,6 @@ from mimicry.data.fileio import atomic_dir, hash_inputs, write_json, write_stamp
 from mimicry.data.traces import read_traces
 from mimicry.experiments.behaviour.analysis import (
     AlignmentTables,
-    BehaviourOptions,
     Progress,
     compute_tables,
     parse_pair,
@@ -30,6 +29,8 @@ from mimicry.experiments.behaviour.inflation import INFLATION_COLUMNS
 from mimicry.experiments.behaviour.report import write_report
 from mimicry.experiments.behaviour.selection import CORRECT_ONLY, MAIN
 from mimicry.experiments.behaviour.wrong_right import WRONG_RIGHT_COLUMNS
+from mimicry.experiments.config.stage_options import BehaviourConfig
+from mimicry.probes.config import resolve_config
 
 
 @dataclass
@@ -81,7 +82,7 @@ def score(
     out_dir: str | Path,
     *,
     pairs: Sequence[str | tuple[str, str]] = (),
-    options: BehaviourOptions | None = None,
+    options: BehaviourConfig | None = None,
     tokenizer: str | Path | None = None,
     trust_remote_code: bool = False,
     progress: Progress | None = None,
@@ -94,8 +95,9 @@ def score(
         trace_paths: one or more trace JSONL files (see data.traces).
         out_dir: output directory (replaced atomically).
         pairs: (student, base) pairs, or 'student=base' strings, for transfer.csv.
-        options: BehaviourOptions; keyword overrides (seed=..., n_boot=..., difficulty="auto",
-            reference="teacher") apply on top.
+        options: the stage's `BehaviourConfig` (default: its defaults, the same as
+            `mimicry behaviour` and the run config's); keyword overrides (seed=..., n_boot=...,
+            difficulty="auto", reference="teacher") are validated on top.
         tokenizer: tokenizer folder to count reasoning tokens for every trace line.
         progress: called with a short description as each step starts.
 
@@ -104,8 +106,7 @@ def score(
     """
     from mimicry.data.items import read_items
 
-    options = BehaviourOptions(**{**asdict(options or BehaviourOptions()), **option_overrides})
-    options.validate()
+    options = resolve_config(BehaviourConfig, options, option_overrides)
     say = progress or (lambda _: None)
     paths = expand_trace_paths(trace_paths)
     pair_list = [parse_pair(p) if isinstance(p, str) else (str(p[0]), str(p[1])) for p in pairs]
@@ -118,13 +119,15 @@ def score(
     traces, ledger = read_traces(paths, item_ids=items["item_id"], count_tokens=counter)
     tables = compute_tables(items, traces, ledger, pair_list, options, say)
 
-    inputs_hash = hash_inputs(Path(items_path), *paths, asdict(options), pair_list, str(tokenizer))
+    inputs_hash = hash_inputs(
+        Path(items_path), *paths, options.model_dump(mode="json"), pair_list, str(tokenizer)
+    )
     with atomic_dir(out_dir) as tmp:
         write_tables(tables, tmp)
         write_json(
             tmp / "settings.json",
             {
-                **asdict(options),
+                **options.model_dump(mode="json"),
                 "items": str(items_path),
                 "traces": [str(p) for p in paths],
                 "pairs": [f"{s}={b}" for s, b in pair_list],
@@ -171,4 +174,4 @@ def _scatter_data(results) -> dict:
     return {(m, t): res for (a, m, t), res in results.items() if a == MAIN}
 
 
-__all__ = ["BehaviourOptions", "BehaviourResult", "CORRECT_ONLY", "MAIN", "parse_pair", "score"]
+__all__ = ["BehaviourConfig", "BehaviourResult", "CORRECT_ONLY", "MAIN", "parse_pair", "score"]

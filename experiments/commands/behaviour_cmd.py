@@ -1,4 +1,8 @@
-"""`mimicry behaviour`: score reasoning cost against human difficulty from trace files."""
+"""`mimicry behaviour`: score reasoning cost against human difficulty from trace files.
+
+Its analysis options are the fields of `BehaviourConfig` (the run config's `behaviour` section);
+the command declares only its inputs and outputs.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +11,11 @@ from typing import Annotated
 
 import typer
 
+from mimicry.experiments.commands.options import config_options
+from mimicry.experiments.config.stage_options import BehaviourConfig
 
+
+@config_options(BehaviourConfig)
 def behaviour(
     items: Annotated[
         Path, typer.Option("--items", help="Item table (CSV or JSONL) with human norms.")
@@ -24,44 +32,6 @@ def behaviour(
         list[str] | None,
         typer.Option("--pair", help="STUDENT=BASE: write student-minus-base transfer; repeatable."),
     ] = None,
-    seed: Annotated[
-        int, typer.Option("--seed", help="Seed of the bootstrap and permutation draws.")
-    ] = 0,
-    log_cost: Annotated[
-        bool, typer.Option("--log-cost", help="Cost = mean of log(1 + tokens), not mean tokens.")
-    ] = False,
-    difficulty: Annotated[
-        str,
-        typer.Option(
-            "--difficulty",
-            help="auto: per task, RT where the task has RT norms, else 1 - accuracy; "
-            "rt: human RT in ms; error: 1 - human accuracy.",
-        ),
-    ] = "auto",
-    reference: Annotated[
-        str | None,
-        typer.Option(
-            "--reference",
-            metavar="MODEL",
-            help="Write inflation.csv: every other model's cost as a multiple of this model's.",
-        ),
-    ] = None,
-    n_boot: Annotated[
-        int, typer.Option("--n-boot", help="Bootstrap resamples over items.")
-    ] = 10_000,
-    n_perm: Annotated[
-        int, typer.Option("--n-perm", help="Permutations for the p-values.")
-    ] = 10_000,
-    min_items: Annotated[
-        int,
-        typer.Option("--min-items", help="Tasks with fewer usable items are left out (counted)."),
-    ] = 5,
-    outliers: Annotated[
-        str,
-        typer.Option(
-            "--outliers", help="none, or cooks: drop items with Cook's D > 4/n (counted)."
-        ),
-    ] = "none",
     tokenizer: Annotated[
         Path | None,
         typer.Option("--tokenizer", help="Tokenizer folder: count every line's reasoning tokens."),
@@ -69,44 +39,29 @@ def behaviour(
     trust_remote_code: Annotated[
         bool, typer.Option("--trust-remote-code", help="Allow custom tokenizer code.")
     ] = False,
-    figures: Annotated[
-        bool, typer.Option("--figures/--no-figures", help="Write a scatter per model x task.")
-    ] = True,
+    *,
+    config: BehaviourConfig,
 ) -> None:
     """Correlate each model's reasoning cost with human item difficulty (r, rho, CI, p)."""
     from rich.console import Console
 
     from mimicry.data.fileio import check_out_dir
     from mimicry.data.lock import output_lock
-    from mimicry.experiments.behaviour import BehaviourOptions, score
-    from mimicry.experiments.commands.checks import existing_file, positive, tokenizer_source
+    from mimicry.experiments.behaviour import score
+    from mimicry.experiments.commands.checks import existing_file, tokenizer_source
 
-    positive(n_boot, "n_boot")
-    positive(n_perm, "n_perm")
-    positive(min_items, "min_items")
     existing_file(items, "items")
     tokenizer_source(tokenizer)
     check_out_dir(out)
 
     console = Console(stderr=True)
-    options = BehaviourOptions(
-        seed=seed,
-        log_cost=log_cost,
-        difficulty=difficulty,
-        n_boot=n_boot,
-        n_perm=n_perm,
-        min_items=min_items,
-        outliers=outliers,
-        figures=figures,
-        reference=reference,
-    )
     with output_lock(out), console.status("behaviour") as status:
         result = score(
             items,
             traces,
             out,
             pairs=pair or [],
-            options=options,
+            options=config,
             tokenizer=tokenizer,
             trust_remote_code=trust_remote_code,
             progress=lambda step: status.update(f"behaviour: {step}"),

@@ -1,6 +1,7 @@
 """`mimicry effort`: per-token probes of remaining effort along the trace, every model read on the
 teacher's traces and on its own; reads RUN (items.csv, traces/, activations/*/manifest.json for
-each model's weights and prompt template) and writes RUN/effort/."""
+each model's weights and prompt template) and writes RUN/effort/. The probes' options are the
+fields of `EffortConfig` (the run config's `effort` section)."""
 
 from __future__ import annotations
 
@@ -12,20 +13,8 @@ import typer
 
 from mimicry.data.errors import InputError
 from mimicry.data.models import read_roster
-
-
-def _fractions(text: str | None) -> tuple[float, ...] | None:
-    if text is None:
-        return None
-    if text.strip().lower() in ("", "none"):
-        return ()
-    from mimicry.experiments.commands.checks import finite_list
-
-    values = tuple(finite_list(text, "fractions"))
-    outside = [v for v in values if not 0.0 <= v <= 1.0]
-    if outside:
-        raise InputError(f"fractions lie in [0, 1], got {outside[0]!r}", field="fractions")
-    return values
+from mimicry.experiments.commands.options import config_options
+from mimicry.probes.config import EffortConfig
 
 
 def _pairs(text: str | None, field: str) -> dict[str, str]:
@@ -97,23 +86,14 @@ def _teacher(run: Path, option: str | None) -> str:
     return teachers[0].name if teachers else "teacher"
 
 
+@config_options(EffortConfig)
 def effort(
     run: Annotated[Path, typer.Argument(help="Run directory (items.csv, traces/, activations/).")],
     models: str = typer.Option(None, help="Comma-separated models (default: all with traces)."),
-    fractions: str = typer.Option(
-        None,
-        help="Comma-separated trace fractions to read (default 0,0.1,...,1; 'none': only --every).",
-    ),
-    every: int = typer.Option(0, help="Also read every S-th trace token (0: fractions only)."),
     teacher: str = typer.Option(None, help="Teacher model (default roles.json, else 'teacher')."),
     sources: str = typer.Option(
         None, help="NAME=PATH,... model weights (default: each activations manifest's source)."
     ),
-    targets: str = typer.Option(None, help="Comma-separated: remaining, fraction, difficulty."),
-    folds: int = typer.Option(5, help="Outer grouped CV folds (also the inner folds)."),
-    seed: int = typer.Option(0, help="Seed for splits, control tasks and bootstrap."),
-    n_boot: int = typer.Option(1000, help="Bootstrap resamples of items for CIs."),
-    n_control: int = typer.Option(1, help="Control tasks (labels permuted within task) averaged."),
     batch_size: int = typer.Option(8, help="Items per forward pass."),
     max_batch_tokens: int = typer.Option(16384, help="Cap on items x padded length per batch."),
     shard_rows: int = typer.Option(2048, help="Rows per safetensors shard."),
@@ -123,32 +103,55 @@ def effort(
     dtype: str = typer.Option("float32", help="Model dtype."),
     device: str = typer.Option("cpu", help="cpu, cuda, cuda:N or auto."),
     trust_remote_code: bool = typer.Option(False, help="Allow custom model code."),
+    *,
+    config: EffortConfig,
 ) -> None:
     """Probe the residual stream along each trace for the work left, teacher vs base vs students."""
-    from mimicry.data.lock import run_lock
-    from mimicry.experiments.commands.checks import positive
-
-    counts = dict(
-        folds=folds,
-        n_boot=n_boot,
-        n_control=n_control,
+    effort_run(
+        run,
+        config=config,
+        models=models,
+        teacher=teacher,
+        sources=sources,
         batch_size=batch_size,
         max_batch_tokens=max_batch_tokens,
         shard_rows=shard_rows,
+        random_init=random_init,
+        dtype=dtype,
+        device=device,
+        trust_remote_code=trust_remote_code,
     )
+
+
+def effort_run(
+    run: Path,
+    *,
+    config: EffortConfig,
+    models: str | None,
+    teacher: str | None,
+    sources: str | None,
+    batch_size: int,
+    max_batch_tokens: int,
+    shard_rows: int,
+    random_init: bool,
+    dtype: str,
+    device: str,
+    trust_remote_code: bool,
+) -> None:
+    """The effort stage over a run folder (`mimicry effort` and the pipeline): the probes'
+    options are `config`; the rest say which models to read and how to batch them."""
+    from mimicry.data.lock import run_lock
+    from mimicry.experiments.commands.checks import positive
+
+    counts = dict(batch_size=batch_size, max_batch_tokens=max_batch_tokens, shard_rows=shard_rows)
     for field, value in counts.items():
         positive(value, field)
-    positive(every, "every", allow_zero=True)
-    if folds < 2:
-        raise InputError(f"must be at least 2, got {folds}", field="folds")
-    chosen_fractions = _fractions(fractions)
     if not run.is_dir():
         raise InputError("no such run folder", file=run, field="run")
     with run_lock(run):  # one writer per run folder, as every stage command
         from mimicry.data.fileio import model_fingerprint
-        from mimicry.probes.capture.along import DEFAULT_FRACTIONS, AlongOptions
+        from mimicry.probes.capture.along import AlongOptions
         from mimicry.probes.loading import load_causal_lm, load_tokenizer
-        from mimicry.probes.probing.effort import EFFORT_TARGETS, EffortConfig
         from mimicry.probes.probing.effort_study import combine, effort_model, write_effort
 
         items = read_run_items(run)
@@ -168,19 +171,12 @@ def effort(
         teacher_name = _teacher(run, teacher)
         if teacher_name not in traces:
             raise InputError(f"no traces of the teacher {teacher_name!r}", field="teacher")
-        config = EffortConfig(
-            folds=folds,
-            seed=seed,
-            n_boot=n_boot,
-            n_control=n_control,
-            targets=tuple(p.strip() for p in targets.split(",")) if targets else EFFORT_TARGETS,
-        )
         results = []
         for name in chosen:
             manifest = manifests.get(name, {})
             options = AlongOptions(
-                fractions=DEFAULT_FRACTIONS if chosen_fractions is None else chosen_fractions,
-                every=every,
+                fractions=config.fractions,
+                every=config.every,
                 template=manifest.get("prompt_convention") or manifest.get("template", "raw"),
                 think_tags=tuple(manifest.get("think_tags", ("<think>", "</think>"))),
                 batch_size=batch_size,

@@ -160,6 +160,7 @@ def _check_report_inputs(run: Path) -> None:
             raise InputError("invalid YAML", file=config, row=row) from None
         if not isinstance(parsed, dict):
             raise InputError("not a YAML mapping of sections", file=config)
+        _check_report_section(parsed.get("report") or {}, config, data.decode("utf-8"))
     for table in sorted(run.rglob("*.csv")):
         if any(part.startswith(".") for part in table.relative_to(run).parts):
             continue
@@ -176,6 +177,24 @@ def _check_report_inputs(run: Path) -> None:
         except (pd.errors.ParserError, ValueError) as error:
             first = " ".join(str(error).split())[:160]
             raise InputError(f"not a readable CSV table: {first}", file=table) from None
+
+
+def _check_report_section(section: object, path: Path, text: str) -> None:
+    """RUN/config.yaml's `report` section must be a valid ReportConfig (the report's options)."""
+    from pydantic import ValidationError
+
+    from mimicry.data.errors import InputError
+    from mimicry.experiments.config.loading import yaml_line
+    from mimicry.experiments.config.stage_options import ReportConfig
+
+    try:
+        ReportConfig.model_validate(section)
+    except ValidationError as error:
+        first = error.errors()[0]
+        loc = ["report", *map(str, first["loc"])]
+        raise InputError(
+            first["msg"], file=path, row=yaml_line(text, loc), field=".".join(loc)
+        ) from None
 
 
 def config_help_command() -> None:

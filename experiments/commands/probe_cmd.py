@@ -1,4 +1,7 @@
-"""`mimicry probe` (per-layer linear probes, baselines, cross-model comparison) and `mimicry steer`."""
+"""`mimicry probe` (per-layer linear probes, baselines, cross-model comparison) and `mimicry steer`.
+
+`probe`'s analysis options are the fields of `ProbeConfig` (the run config's `probe` section).
+"""
 
 from __future__ import annotations
 
@@ -8,6 +11,7 @@ from typing import Annotated
 import typer
 
 from mimicry.data.errors import InputError
+from mimicry.experiments.commands.options import config_options
 from mimicry.experiments.commands.prompting_flags import (
     AnswerPattern,
     Instruction,
@@ -15,46 +19,18 @@ from mimicry.experiments.commands.prompting_flags import (
     SystemPrompt,
     convention_from_flags,
 )
+from mimicry.probes.config import ProbeConfig
 
 
 def _split(text: str | None) -> list[str] | None:
     return [p.strip() for p in text.split(",") if p.strip()] if text else None
 
 
-def _floats(text: str | None, field: str) -> tuple[float, ...] | None:
-    if not text:
-        return None
-    try:
-        values = tuple(float(v) for v in text.split(",") if v.strip())
-    except ValueError as error:
-        raise InputError(f"not a comma-separated list of numbers: {text!r}", field=field) from error
-    import math
-
-    if not values or any(not math.isfinite(v) or v <= 0 for v in values):
-        raise InputError(f"need positive values, got {text!r}", field=field)
-    return values
-
-
+@config_options(ProbeConfig)
 def probe(
     run: Annotated[Path, typer.Argument(help="Run directory with items.csv and activations/.")],
     items: Annotated[Path | None, typer.Option(help="Item table (default RUN/items.csv).")] = None,
-    targets: str = typer.Option(
-        None,
-        help="Comma-separated targets: human_rt, human_acc, own_length, correct, difficulty_bin, "
-        "human_rt_partial_own_length, own_length_partial_human_rt (default: all).",
-    ),
-    positions: str = typer.Option(None, help="Comma-separated positions (default: all captured)."),
     models: str = typer.Option(None, help="Comma-separated model names (default: all captured)."),
-    folds: int = typer.Option(5, help="Outer grouped CV folds (also the inner folds)."),
-    seed: int = typer.Option(0, help="Seed for splits, control tasks, permutations, bootstrap."),
-    n_boot: int = typer.Option(1000, help="Bootstrap resamples of items for CIs."),
-    n_perm: int = typer.Option(200, help="Within-task label permutations for p-values."),
-    n_perm_logistic: int = typer.Option(
-        None, help="Permutations for logistic probes (each a refit; default --n-perm)."
-    ),
-    n_control: int = typer.Option(1, help="Control tasks (labels shuffled within task) averaged."),
-    alphas: str = typer.Option(None, help="Comma-separated ridge alphas (default 1e-2..1e5)."),
-    cs: str = typer.Option(None, help="Comma-separated logistic C values (default 1e-3..10)."),
     roles: str = typer.Option(
         None,
         help="teacher=NAME,base=NAME,student=NAME[,student=NAME] for compare.csv "
@@ -68,26 +44,15 @@ def probe(
     figures: bool = typer.Option(
         True, help="Write RUN/report/figures/probe_<target>_<position>.png."
     ),
+    *,
+    config: ProbeConfig,
 ) -> None:
     """Probe every layer for human difficulty and the model's own effort, with baselines and p."""
     from rich.console import Console
 
     from mimicry.data.lock import run_lock
-    from mimicry.experiments.commands.checks import positive
-    from mimicry.probes.probing import ProbeConfig, run_probes
-    from mimicry.probes.probing.probe import DEFAULT_ALPHAS, DEFAULT_CS
+    from mimicry.probes.probing import run_probes
 
-    counts = {
-        "folds": folds,
-        "n_boot": n_boot,
-        "n_perm": n_perm,
-        "n_perm_logistic": n_perm_logistic,
-        "n_control": n_control,
-    }
-    for field, value in counts.items():
-        positive(value, field)
-    if folds < 2:
-        raise InputError(f"need at least 2 folds, got {folds}", field="folds")
     if not run.is_dir():
         raise InputError("no such run folder", file=run, field="run")
 
@@ -97,23 +62,11 @@ def probe(
             "RUN/activations/<model>__random_init; only 'auto' is accepted here",
             field="random-init-baseline",
         )
-    config = ProbeConfig(
-        folds=folds,
-        seed=seed,
-        n_boot=n_boot,
-        n_perm=n_perm,
-        n_perm_logistic=n_perm_logistic,
-        n_control=n_control,
-        alphas=_floats(alphas, "alphas") or DEFAULT_ALPHAS,
-        cs=_floats(cs, "cs") or DEFAULT_CS,
-    )
     console = Console(stderr=True)
     with run_lock(run), console.status("probing") as status:
         out = run_probes(
             run,
             items_path=items,
-            targets=_split(targets),
-            positions=_split(positions),
             models=_split(models),
             config=config,
             roles=roles,

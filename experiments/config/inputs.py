@@ -144,6 +144,14 @@ class ModelsConfig(Strict):
         "student_<key> next to the students the run distils itself.",
     )
 
+    def named(self) -> list[tuple[str, ModelSpec]]:
+        """(dotted name under `models`, spec) of every model: teacher, base, students.<key>."""
+        return [
+            ("teacher", self.teacher),
+            ("base", self.base),
+            *((f"students.{key}", spec) for key, spec in self.students.items()),
+        ]
+
     @model_validator(mode="after")
     def _student_keys_are_names(self) -> ModelsConfig:
         for key in self.students:

@@ -12,7 +12,7 @@ import yaml
 from pydantic import ValidationError
 
 from mimicry.data.errors import InputError
-from mimicry.experiments.config.run import RunConfig
+from mimicry.experiments.config.run import FieldProblem, RunConfig
 
 
 def load_config(path: str | Path) -> RunConfig:
@@ -45,34 +45,17 @@ def load_config(path: str | Path) -> RunConfig:
     if not isinstance(raw, dict):
         raise InputError("the config must be a YAML mapping of sections", file=path)
     try:
-        config = RunConfig.model_validate(raw)
+        return RunConfig.model_validate(raw, context={"base": path.parent})
     except ValidationError as error:
         first = error.errors()[0]
         loc = [str(part) for part in first["loc"]]
+        message = _explain(first)
+        problem = (first.get("ctx") or {}).get("error")
+        if isinstance(problem, FieldProblem):
+            loc, message = problem.field.split("."), problem.message
         raise InputError(
-            _explain(first), file=path, row=_yaml_line(text, loc), field=".".join(loc) or None
+            message, file=path, row=yaml_line(text, loc), field=".".join(loc) or None
         ) from None
-    if "steer" in config.stages and config.steer.model not in config.model_names():
-        raise InputError(
-            f"steer.model {config.steer.model!r} is not a model of this run "
-            f"({', '.join(config.model_names())})",
-            file=path,
-            row=_yaml_line(text, ["steer", "model"]),
-            field="steer.model",
-        )
-    if config.tasks.items_file is not None and not config.tasks.items_file.is_absolute():
-        config.tasks.items_file = (path.parent / config.tasks.items_file).resolve()
-    for spec in (config.models.teacher, config.models.base, *config.models.students.values()):
-        if spec.traces is not None and not spec.traces.is_absolute():
-            spec.traces = (path.parent / spec.traces).resolve()
-    if config.tasks.items_file is not None and not config.tasks.items_file.is_file():
-        raise InputError(
-            f"no such item table: {config.tasks.items_file}",
-            file=path,
-            row=_yaml_line(text, ["tasks", "items_file"]),
-            field="tasks.items_file",
-        )
-    return config
 
 
 class _DuplicateKey(yaml.YAMLError):
@@ -105,7 +88,7 @@ def _explain(error: dict) -> str:
     return error["msg"]
 
 
-def _yaml_line(text: str, loc: list[str]) -> int | None:
+def yaml_line(text: str, loc: list[str]) -> int | None:
     """1-based line of the deepest key of `loc` present in the YAML text."""
     try:
         node = yaml.compose(text)

@@ -6,6 +6,8 @@ from typing import Literal, get_args
 
 from pydantic import BaseModel, ConfigDict
 
+from mimicry.probes.config import PositionName, ProbeTarget
+
 StageName = Literal[
     "data",
     "generate",
@@ -35,15 +37,19 @@ ConditionName = Literal[
     "rl",
     "sft_then_rl",
 ]
-PositionName = Literal["last_prompt", "mean_prompt", "mean_trace", "think_open"]
-ProbeTarget = Literal[
-    "human_rt",
-    "human_acc",
-    "own_length",
-    "correct",
-    "difficulty_bin",
-    "human_rt_partial_own_length",
-    "own_length_partial_human_rt",
+# Positions and probe targets belong to the probes layer; one definition, re-exported here.
+
+
+__all__ = [
+    "RL_CONDITIONS",
+    "STAGE_NAMES",
+    "AblationName",
+    "ConditionName",
+    "PositionName",
+    "ProbeTarget",
+    "RLConditionName",
+    "StageName",
+    "Strict",
 ]
 
 

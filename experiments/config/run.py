@@ -2,26 +2,48 @@
 
 from __future__ import annotations
 
+from typing import Any, get_args
+
 import yaml
-from pydantic import Field, field_validator, model_validator
+from pydantic import BaseModel, Field, ValidationInfo, field_validator, model_validator
 
 from mimicry.data.models import student_name
 from mimicry.experiments.config.inputs import ModelsConfig, TasksConfig
-from mimicry.experiments.config.names import STAGE_NAMES, StageName, Strict
+from mimicry.experiments.config.names import STAGE_NAMES, PositionName, StageName, Strict
 from mimicry.experiments.config.stage_options import (
     BehaviourConfig,
     CaptureConfig,
     DistillConfig,
-    EffortStageConfig,
+    EffortConfig,
     GenerateConfig,
     ProbeConfig,
     ReportConfig,
     SteerConfig,
 )
 
+SEEDED_SECTIONS = ("behaviour", "probe", "effort")
+"""Sections with a `seed` option; where a config leaves it out, it is the run's `seed`."""
+
+
+class FieldProblem(ValueError):
+    """A whole-config check that names the dotted field at fault (`load_config` reports its
+    YAML line)."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(f"{field}: {message}")
+        self.field = field
+        self.message = message
+
 
 class RunConfig(Strict):
-    """A whole study: models, items, and the options of every stage."""
+    """A whole study: models, items, and the options of every stage.
+
+    Everything a stage would check before it starts is checked here, when the config is built
+    (from YAML or in Python): each stage's options, that `steer.model` and `behaviour.reference`
+    are models of the run, that the probed positions are captured, and that `tasks.items_file`
+    exists (relative paths, also of pre-generated `traces`, are resolved against the validation
+    context's `base`: the YAML file's folder for `load_config`, else the working directory).
+    """
 
     name: str = Field("run", description="Run name (default output folder runs/<name>).")
     seed: int = Field(0, description="Seed for every random choice of the run.")
@@ -38,8 +60,8 @@ class RunConfig(Strict):
     behaviour: BehaviourConfig = Field(default_factory=BehaviourConfig, description="Behaviour.")
     capture: CaptureConfig = Field(default_factory=CaptureConfig, description="Capture.")
     probe: ProbeConfig = Field(default_factory=ProbeConfig, description="Probes.")
-    effort: EffortStageConfig = Field(
-        default_factory=EffortStageConfig, description="Remaining-effort probes along traces."
+    effort: EffortConfig = Field(
+        default_factory=EffortConfig, description="Remaining-effort probes along traces."
     )
     steer: SteerConfig = Field(default_factory=SteerConfig, description="Steering.")
     report: ReportConfig = Field(default_factory=ReportConfig, description="Report.")
@@ -70,6 +92,71 @@ class RunConfig(Strict):
             names += [student_name(c) for c in self.distill.conditions]
         names += [student_name(key) for key in self.models.students]
         return names
+
+    @model_validator(mode="before")
+    @classmethod
+    def _stage_seeds(cls, data: Any) -> Any:
+        """A section's seed defaults to the run's, so every random choice follows `seed`."""
+        if not isinstance(data, dict):
+            return data
+        seed = data.get("seed", 0)
+        if not isinstance(seed, int) or isinstance(seed, bool):
+            return data  # the seed's own error is reported
+        data = dict(data)
+        for section in SEEDED_SECTIONS:
+            value = data.get(section, {})
+            if isinstance(value, dict) and "seed" not in value:
+                data[section] = {**value, "seed": seed}
+            elif isinstance(value, BaseModel) and "seed" not in value.model_fields_set:
+                data[section] = value.model_copy(update={"seed": seed})
+        return data
+
+    @model_validator(mode="after")
+    def _files_exist(self, info: ValidationInfo) -> RunConfig:
+        from pathlib import Path
+
+        base = Path((info.context or {}).get("base", "."))
+        items_file = self.tasks.items_file
+        if items_file is not None:
+            if not items_file.is_absolute():
+                self.tasks.items_file = items_file = (base / items_file).resolve()
+            if not items_file.is_file():
+                raise FieldProblem("tasks.items_file", f"no such item table: {items_file}")
+        for _, spec in self.models.named():
+            # resolved, not required: a shipped config names the traces a user downloads later;
+            # the generate stage says which file is missing
+            if spec.traces is not None and not spec.traces.is_absolute():
+                spec.traces = (base / spec.traces).resolve()
+        return self
+
+    @model_validator(mode="after")
+    def _models_of_the_run(self) -> RunConfig:
+        names = self.model_names()
+        if "steer" in self.stages and self.steer.model not in names:
+            raise FieldProblem(
+                "steer.model",
+                f"{self.steer.model!r} is not a model of this run ({', '.join(names)})",
+            )
+        reference = self.behaviour.reference
+        if "behaviour" in self.stages and reference is not None and reference not in names:
+            raise FieldProblem(
+                "behaviour.reference",
+                f"{reference!r} is not a model of this run ({', '.join(names)})",
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _probed_positions_exist(self) -> RunConfig:
+        known = get_args(PositionName)
+        captured = self.capture.positions if "capture" in self.stages else known
+        for k, position in enumerate(self.probe.positions or ()):
+            if position not in captured:
+                raise FieldProblem(
+                    f"probe.positions.{k}",
+                    f"position {position!r} is not captured (capture.positions: "
+                    f"{', '.join(captured)})",
+                )
+        return self
 
     @model_validator(mode="after")
     def _student_names_unique(self) -> RunConfig:

@@ -1,4 +1,8 @@
-"""The options of each stage, one pydantic class per stage, each option once with its help text."""
+"""The options of each stage, one pydantic class per stage, each option once with its help text.
+
+The probe stages' classes (`ProbeConfig`, `EffortConfig`) live in `mimicry.probes.config`, since
+the probes library takes them and may not import `experiments`; they are re-exported here.
+"""
 
 from __future__ import annotations
 
@@ -10,9 +14,21 @@ from mimicry.experiments.config.names import (
     RL_CONDITIONS,
     ConditionName,
     PositionName,
-    ProbeTarget,
     Strict,
 )
+from mimicry.probes.config import EffortConfig, ProbeConfig
+
+__all__ = [
+    "BehaviourConfig",
+    "CaptureConfig",
+    "DistillConfig",
+    "EffortConfig",
+    "GenerateConfig",
+    "ProbeConfig",
+    "RLConfig",
+    "ReportConfig",
+    "SteerConfig",
+]
 
 
 class GenerateConfig(Strict):
@@ -91,25 +107,33 @@ class DistillConfig(Strict):
 
 
 class BehaviourConfig(Strict):
-    """Behavioural alignment of reasoning cost with human difficulty."""
+    """Behavioural alignment of reasoning cost with human difficulty: the options of
+    `mimicry behaviour`, of `score`/`alignment`, and of the run config's `behaviour` section."""
 
-    n_boot: int = Field(2000, gt=0, description="Bootstrap resamples for CIs.")
-    n_perm: int = Field(2000, gt=0, description="Permutations for p-values.")
-    log_cost: bool = Field(False, description="Cost = mean log reasoning tokens.")
+    seed: int = Field(
+        0, description="Seed of the bootstrap and permutation draws (run config: the run's seed)."
+    )
+    n_boot: int = Field(2000, ge=10, description="Bootstrap resamples over items for CIs.")
+    n_perm: int = Field(2000, ge=10, description="Permutations for the p-values.")
+    log_cost: bool = Field(False, description="Cost = mean of log(1 + tokens), not mean tokens.")
     difficulty: Literal["auto", "rt", "error"] = Field(
         "auto",
-        description="Human difficulty: 'auto' (RT where a task has RT norms, else 1 - accuracy), "
-        "median RT, or 1 - accuracy.",
+        description="Human difficulty: 'auto' (per task, RT where the task has RT norms, else "
+        "1 - accuracy), 'rt' (human RT in ms) or 'error' (1 - human accuracy).",
     )
     reference: str | None = Field(
-        "teacher",
-        description="Model whose item-wise cost the others are compared with (inflation law: "
-        "ratio k and its dependence on difficulty); null: none.",
+        None,
+        description="Model whose item-wise cost the others are compared with (inflation.csv: "
+        "ratio k and its dependence on difficulty); null: no inflation rows.",
     )
-    min_items: int = Field(5, gt=2, description="Tasks with fewer items are excluded (counted).")
+    min_items: int = Field(
+        5, ge=3, description="Tasks with fewer usable items are left out (counted)."
+    )
     outliers: Literal["none", "cooks"] = Field(
-        "none", description="Outlier rule ('cooks': Cook's distance > 4/n, counted as exclusions)."
+        "none", description="Outlier rule ('cooks': drop items with Cook's D > 4/n, counted)."
     )
+    level: float = Field(0.95, gt=0, lt=1, description="Confidence level of the intervals.")
+    figures: bool = Field(True, description="Write a scatter per model x task.")
 
 
 class CaptureConfig(Strict):
@@ -136,50 +160,6 @@ class CaptureConfig(Strict):
     random_init_baseline: bool = Field(
         True, description="Also capture a random-init copy of the base, named base__random_init."
     )
-
-
-class EffortStageConfig(Strict):
-    """Per-token probes of the work left along each trace (teacher's traces and the model's own)."""
-
-    fractions: list[float] = Field(
-        default_factory=lambda: [round(0.1 * i, 1) for i in range(11)],
-        description="Fractions of the trace read (0: the think-open token, 1: the last one).",
-    )
-    every: int = Field(0, ge=0, description="Also read every S-th trace token (0: off).")
-    targets: list[Literal["remaining", "fraction", "difficulty"]] = Field(
-        default_factory=lambda: ["remaining", "fraction", "difficulty"],
-        description="Targets per position: tokens remaining, fraction done, human difficulty.",
-    )
-    folds: int = Field(5, ge=2, description="Grouped CV folds (an item never on both sides).")
-    n_boot: int = Field(300, ge=100, description="Bootstrap resamples of items for CIs.")
-
-    @model_validator(mode="after")
-    def _fractions_in_range(self) -> EffortStageConfig:
-        if any(not 0 <= f <= 1 for f in self.fractions):
-            raise ValueError("fractions must lie in [0, 1]")
-        if not self.fractions and not self.every:
-            raise ValueError("give fractions or every > 0")
-        return self
-
-
-class ProbeConfig(Strict):
-    """Per-layer linear probes with baselines and control tasks."""
-
-    targets: list[ProbeTarget] = Field(
-        default_factory=lambda: ["human_rt", "own_length", "correct", "difficulty_bin"],
-        description="Probe targets.",
-    )
-    positions: list[PositionName] | None = Field(
-        None, description="Positions probed; null: all captured positions."
-    )
-    folds: int = Field(5, gt=1, description="Grouped cross-validation folds.")
-    n_perm: int = Field(200, gt=0, description="Permutations for ridge-probe p-values.")
-    n_perm_logistic: int | None = Field(
-        None,
-        gt=0,
-        description="Permutations for logistic probes (each one is a refit); null: n_perm.",
-    )
-    n_boot: int = Field(1000, gt=0, description="Bootstrap resamples for probe CIs.")
 
 
 class SteerConfig(Strict):

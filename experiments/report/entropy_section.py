@@ -22,12 +22,12 @@ def entropy_section(
     if not tables.entropy_files or tables.items is None:
         section.paragraphs.append("The capture stage wrote no attention entropy in this run.")
         return section, None
-    report = config.get("report", {})
+    report = config["report"]  # ReportConfig's fields (build_report fills them)
     result = entropy_vs_difficulty(
         tables.entropy_files,
         tables.items,
-        n_boot=int(report.get("n_boot", 1000)),
-        n_perm=int(report.get("n_perm", 1000)),
+        n_boot=report["n_boot"],
+        n_perm=report["n_perm"],
         seed=int(config.get("seed", 0)),
         exclusions=exclusions,
     )

@@ -110,8 +110,7 @@ def findings_section(
     tables: RunTables, found: dict[str, Verdict], entropy: pd.DataFrame | None, config: dict
 ) -> Section:
     section = Section("findings", "Findings (generated from the tables)")
-    report = config.get("report", {})
-    n_boot, seed = int(report.get("n_boot", 1000)), int(config.get("seed", 0))
+    n_boot, seed = config["report"]["n_boot"], int(config.get("seed", 0))
     teacher, base = teacher_of(tables.roster), base_of(tables.roster)
     students = list(conditions_of(tables.roster).values())
     section.paragraphs.append(f.gate_sentence(found))

@@ -11,9 +11,12 @@ from pathlib import Path
 
 import pandas as pd
 import yaml
+from pydantic import ValidationError
 
+from mimicry.data.errors import InputError
 from mimicry.data.exclusions import Exclusions
 from mimicry.data.fileio import atomic_file
+from mimicry.experiments.config.stage_options import ReportConfig
 from mimicry.experiments.report import (
     ablation_sections,
     behaviour_section,
@@ -109,6 +112,13 @@ def build_report(run_dir: str | Path, *, versions: dict[str, str] | None = None)
     run_dir = tables.run_dir
     config = yaml.safe_load(tables.config_text) if tables.config_text else {}
     config = config or {}
+    # the report's options: RUN/config.yaml's `report` section on the one ReportConfig's defaults
+    try:
+        config["report"] = ReportConfig.model_validate(config.get("report") or {}).model_dump()
+    except ValidationError as error:
+        first = error.errors()[0]
+        field = ".".join(["report", *map(str, first["loc"])])
+        raise InputError(first["msg"], file=run_dir / "config.yaml", field=field) from None
     colours = figures.model_colours(sections.all_models(tables), tables.roster)
     validity, found = gate_sections.gate(tables)
     colours.labels = {m: gate_sections.mark(m, found, figure=True) for m in colours}
@@ -149,7 +159,7 @@ def build_report(run_dir: str | Path, *, versions: dict[str, str] | None = None)
         with atomic_file(out / "entropy_difficulty.csv") as tmp:
             entropy.to_csv(tmp, index=False)
     own.write_csv(out / "exclusions.csv")
-    title = str(config.get("report", {}).get("title", "mimicry report"))
+    title = config["report"]["title"]
     stamp = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
     meta = f"run {config.get('name', run_dir.name)} · seed {config.get('seed', '–')} · {run_dir} · generated {stamp}"
     with atomic_file(out / "report.md") as tmp:

@@ -15,6 +15,7 @@ which keeps each task's label distribution and breaks the link to the activation
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import get_args
 
 import numpy as np
 import pandas as pd
@@ -22,6 +23,7 @@ import pandas as pd
 from mimicry.data.errors import InputError
 from mimicry.data.exclusions import Exclusions
 from mimicry.probes.capture.along_store import AlongActivations
+from mimicry.probes.config import EffortConfig, EffortTarget
 from mimicry.probes.probing.effort_curves import bin_curve
 from mimicry.probes.probing.effort_fit import (
     EffortLabels,
@@ -30,10 +32,9 @@ from mimicry.probes.probing.effort_fit import (
     item_frame,
     row_groups,
 )
-from mimicry.probes.probing.probe import DEFAULT_ALPHAS
 from mimicry.probes.probing.run_reader import surface_columns
 
-EFFORT_TARGETS = ("remaining", "fraction", "difficulty")
+EFFORT_TARGETS = get_args(EffortTarget)
 BIN_TARGETS = ("remaining", "difficulty")
 """Targets also fitted per fraction bin (the fraction is constant within a bin)."""
 EFFORT_COLUMNS = (
@@ -65,28 +66,6 @@ BIN_COLUMNS = (
     "n_rows",
 )
 PREDICTION_COLUMNS = ("model", "reading", "target", "layer", "item_id", "offset", "y", "prediction")
-
-
-@dataclass
-class EffortConfig:
-    """Options of the along-trace probes (score: held-out R^2 of ridge, nested grouped CV)."""
-
-    folds: int = 5
-    seed: int = 0
-    n_boot: int = 1000
-    n_control: int = 1
-    alphas: tuple[float, ...] = DEFAULT_ALPHAS
-    targets: tuple[str, ...] = EFFORT_TARGETS
-    bin_centers: tuple[float, ...] | None = None
-    """Fraction bins of the per-fraction curve (rows go to the nearest centre); default: the
-    capture's fractions, or ten equal bins when it read every s-th token only."""
-
-    def __post_init__(self) -> None:
-        unknown = [t for t in self.targets if t not in EFFORT_TARGETS]
-        if unknown:
-            raise InputError(
-                f"unknown target {unknown[0]!r}; choose from {EFFORT_TARGETS}", field="targets"
-            )
 
 
 @dataclass

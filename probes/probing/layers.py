@@ -17,11 +17,11 @@ from jaxtyping import Float
 
 from mimicry.data.errors import InputError
 from mimicry.data.exclusions import Exclusions
+from mimicry.probes.config import ProbeConfig, resolve_config
 from mimicry.probes.probing.cv import nested_splits
-from mimicry.probes.probing.probe import ProbeConfig, run_probe
+from mimicry.probes.probing.probe import run_probe
 from mimicry.probes.probing.run_reader import check_surface_features, surface_columns
 from mimicry.probes.probing.targets import (
-    ALL_TARGETS,
     HUMAN_TARGETS,
     build_targets,
 )
@@ -230,12 +230,11 @@ def probe_layers(
     items: pd.DataFrame | None = None,
     *,
     traces: pd.DataFrame | None = None,
-    targets: Sequence[str] | None = None,
-    positions: Sequence[str] | None = None,
     model: str | None = None,
     trace_model: str | None = None,
     random_init: Any = None,
     config: ProbeConfig | None = None,
+    **overrides,
 ) -> ProbeTable:
     """Fit a probe per layer for each target, with the stage's controls and statistics.
 
@@ -245,27 +244,26 @@ def probe_layers(
         items: the item table (default: the capture's); needs `task` (and `group`, else task)
             plus the norms the targets read.
         traces: a traces DataFrame (as `data.traces.read_traces` gives) for own_length/correct.
-        targets: names from `probing.targets.ALL_TARGETS` (default: the human targets, plus
-            own_length and correct when traces are given).
-        positions: which positions of a Capture (default: all).
         model: the model's name in the table (default: the capture's name, else "model").
         trace_model: whose traces the model targets read (default: `model`, or the only one).
         random_init: the same architecture at random init, in the same form, as a baseline.
-        config: folds, seed, bootstrap and permutation counts (`ProbeConfig`).
+        config: the stage's `ProbeConfig`: targets (default: its targets, without those that
+            need traces when none are given), positions (default: all of the capture), folds,
+            seed, bootstrap and permutation counts; keyword overrides of its fields
+            (targets=[...], positions=[...], n_boot=...) are validated on top.
     """
     from mimicry.data.items import validate_items
 
-    config = config or ProbeConfig()
+    chosen = "targets" in overrides or (config is not None and "targets" in config.model_fields_set)
+    config = resolve_config(ProbeConfig, config, overrides)
+    targets, positions = config.targets, config.positions
+    if traces is None and not chosen:
+        targets = [t for t in targets if t in HUMAN_TARGETS]
     by_position, item_ids, name, items = _as_positions(activations, items, model)
     items = validate_items(items)
     check_surface_features(items, "<items>")
     aligned = _aligned(items, item_ids)
-    requested = list(targets or (ALL_TARGETS if traces is not None else HUMAN_TARGETS))
-    unknown = [t for t in requested if t not in ALL_TARGETS]
-    if unknown:
-        raise InputError(
-            f"unknown target {unknown[0]!r}; choose from {ALL_TARGETS}", field="targets"
-        )
+    requested = list(targets)
     traces = _traces_for(traces, trace_model or name, name)
     baseline = None if random_init is None else _as_positions(random_init, items, name)[0]
     exclusions = Exclusions()

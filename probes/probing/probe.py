@@ -1,4 +1,7 @@
-"""One probe: a feature matrix and a target -> held-out score, CI, control score and p-value."""
+"""One probe: a feature matrix and a target -> held-out score, CI, control score and p-value.
+
+Its options are the stage's one `ProbeConfig` (`mimicry.probes.config`).
+"""
 
 from __future__ import annotations
 
@@ -7,6 +10,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from mimicry.data.stats import permutation_p
+from mimicry.probes.config import DEFAULT_ALPHAS, DEFAULT_CS, ProbeConfig
 from mimicry.probes.probing.controls import label_matrix
 from mimicry.probes.probing.logistic import logistic_nested_cv
 from mimicry.probes.probing.metrics import (
@@ -16,24 +20,6 @@ from mimicry.probes.probing.metrics import (
     score_ci,
 )
 from mimicry.probes.probing.ridge import ridge_nested_cv
-
-DEFAULT_ALPHAS = tuple(float(a) for a in np.logspace(-2, 5, 8))
-DEFAULT_CS = tuple(float(c) for c in np.logspace(-3, 1, 5))
-
-
-@dataclass
-class ProbeConfig:
-    """Options shared by every probe of a run."""
-
-    folds: int = 5
-    seed: int = 0
-    n_boot: int = 1000
-    n_perm: int = 200
-    n_perm_logistic: int | None = None
-    """Permutations for logistic probes (each is a refit); defaults to `n_perm`."""
-    n_control: int = 1
-    alphas: tuple[float, ...] = DEFAULT_ALPHAS
-    cs: tuple[float, ...] = DEFAULT_CS
 
 
 @dataclass
@@ -135,3 +121,6 @@ def run_probe(
     return [
         _summarise(metric, y, real.oof, control_y, control_oof, perm_y, perm_oof, config, n_classes)
     ]
+
+
+__all__ = ["DEFAULT_ALPHAS", "DEFAULT_CS", "MetricResult", "ProbeConfig", "run_probe"]

@@ -16,9 +16,9 @@ from mimicry.data.errors import InputError
 from mimicry.data.exclusions import Exclusions
 from mimicry.data.fileio import atomic_dir, hash_inputs, write_stamp
 from mimicry.probes.compare import COMPARE_COLUMNS, compare_pair, load_roles, model_pairs
+from mimicry.probes.config import ProbeConfig, resolve_config
 from mimicry.probes.directions import difficulty_directions, save_directions
 from mimicry.probes.probing.layers import PREDICTION_COLUMNS, PROBE_COLUMNS, fit_layers
-from mimicry.probes.probing.probe import ProbeConfig
 from mimicry.probes.probing.run_reader import (
     base_models,
     check_surface_features,
@@ -27,7 +27,7 @@ from mimicry.probes.probing.run_reader import (
     read_item_table,
     read_run_traces,
 )
-from mimicry.probes.probing.targets import ALL_TARGETS, STAGE, difficulty_bin
+from mimicry.probes.probing.targets import STAGE, difficulty_bin
 
 
 def _aligned(items: pd.DataFrame, item_ids: list[str]) -> pd.DataFrame:
@@ -54,24 +54,24 @@ def run_probes(
     run: str | Path,
     *,
     items_path: str | Path | None = None,
-    targets: list[str] | None = None,
-    positions: list[str] | None = None,
     models: list[str] | None = None,
     config: ProbeConfig | None = None,
     roles: str | None = None,
     figures: bool = True,
     progress: Callable[[str], None] | None = None,
+    **overrides,
 ) -> Path:
-    """Run every probe of a run directory and write RUN/probes; returns that directory."""
+    """Run every probe of a run directory and write RUN/probes; returns that directory.
+
+    `config` is the stage's `ProbeConfig` (targets, positions, folds, resamples; default: its
+    defaults, the same as `mimicry probe` and the run config's); keyword overrides of its fields
+    (targets=[...], n_perm=...) are validated on top.
+    """
     run = Path(run)
-    config = config or ProbeConfig()
+    config = resolve_config(ProbeConfig, config, overrides)
     items_path = Path(items_path) if items_path else run / "items.csv"
-    requested = list(targets or ALL_TARGETS)
-    unknown = [t for t in requested if t not in ALL_TARGETS]
-    if unknown:
-        raise InputError(
-            f"unknown target {unknown[0]!r}; choose from {ALL_TARGETS}", field="targets"
-        )
+    requested = list(config.targets)
+    positions = config.positions
     items = read_item_table(items_path)
     check_surface_features(items, items_path)
     all_models = discover_models(run, items)
@@ -158,7 +158,10 @@ def run_probes(
             out / "compare.csv", index=False
         )
         exclusions.write_csv(out / "exclusions.csv")
-        write_stamp(out, hash_inputs(items_path, run / "activations", vars(config), requested))
+        write_stamp(
+            out,
+            hash_inputs(items_path, run / "activations", config.model_dump(mode="json"), requested),
+        )
     if figures and len(table):
         from mimicry.probes.probing.figures import plot_all
 

@@ -37,14 +37,8 @@ def behaviour_stage(ctx: RunContext) -> list[Unit]:
                 traces,
                 out,
                 pairs=pairs,
-                seed=ctx.config.seed,
-                n_boot=options.n_boot,
-                n_perm=options.n_perm,
-                log_cost=options.log_cost,
-                difficulty=options.difficulty,
+                options=options,
                 reference=options.reference if options.reference in models else None,
-                min_items=options.min_items,
-                outliers=options.outliers,
                 progress=lambda _message: step(),
             )
 
@@ -72,22 +66,10 @@ def probe_stage(ctx: RunContext) -> list[Unit]:
     out = ctx.run_dir / "probes"
 
     def run(step) -> None:
-        from mimicry.probes.probing import ProbeConfig, run_probes
+        from mimicry.probes.probing import run_probes
 
         with single_blas_thread():
-            run_probes(
-                ctx.run_dir,
-                targets=list(options.targets),
-                positions=list(options.positions) if options.positions else None,
-                config=ProbeConfig(
-                    folds=options.folds,
-                    seed=ctx.config.seed,
-                    n_boot=options.n_boot,
-                    n_perm=options.n_perm,
-                    n_perm_logistic=options.n_perm_logistic,
-                ),
-                progress=lambda _message: step(),
-            )
+            run_probes(ctx.run_dir, config=options, progress=lambda _message: step())
 
     return [
         Unit(
@@ -113,21 +95,15 @@ def effort_stage(ctx: RunContext) -> list[Unit]:
     out = ctx.run_dir / "effort"
 
     def run(step) -> None:
-        from mimicry.experiments.commands.effort_cmd import effort
+        from mimicry.experiments.commands.effort_cmd import effort_run
 
         with single_blas_thread():
-            effort(
+            effort_run(
                 ctx.run_dir,
+                config=options,
                 models=None,
-                fractions=",".join(str(f) for f in options.fractions) or "none",
-                every=options.every,
                 teacher=None,
                 sources=None,
-                targets=",".join(options.targets),
-                folds=options.folds,
-                seed=ctx.config.seed,
-                n_boot=options.n_boot,
-                n_control=1,
                 batch_size=max(1, ctx.config.capture.batch_size),
                 max_batch_tokens=16384,
                 shard_rows=2048,
