@@ -55,7 +55,7 @@ def smoke_run(tmp_path_factory):
     command = [sys.executable, "-m", "mimicry", "run", str(SMOKE), "--out", str(run_dir)]
     env = {**os.environ, "OMP_NUM_THREADS": "1", "COLUMNS": "100"}
     done = subprocess.run(command, env=env, capture_output=True, text=True, cwd=REPO, timeout=1200)
-    (run_dir.parent / "terminal.txt").write_text(done.stdout + done.stderr)
+    (run_dir.parent / "terminal.txt").write_text(done.stderr + done.stdout)  # stdout last
     assert done.returncode == 0, done.stderr[-3000:]
     return run_dir
 
@@ -65,7 +65,7 @@ def test_the_terminal_shows_no_warning_or_library_progress_and_ends_with_numbers
     text = (smoke_run.parent / "terminal.txt").read_text()
     for noise in ("Warning", "warn(", "Loading weights", "Writing model shards", "it/s]", "Map:"):
         assert noise not in text, f"{noise!r} printed:\n{text[-3000:]}"
-    tail = text.strip().splitlines()[-12:]
+    tail = text.strip().splitlines()[-12:]  # the end of stdout: headline, then the report
     assert any("report" in line and "index.html" in line for line in tail), tail
     assert any("r̄" in line or "accuracy" in line for line in tail), tail
 

@@ -93,7 +93,8 @@ def _traces(run_dir: Path) -> pd.DataFrame | None:
         frame = pd.DataFrame(lines).reindex(columns=TRACE_COLUMNS)
         frame["model"] = path.stem
         frame["item_id"] = frame["item_id"].astype(str)
-        frame["parse_error"] = frame["parse_error"].fillna("").astype(str)
+        # object dtype first: an all-empty column reads as float, which takes no "" fill
+        frame["parse_error"] = frame["parse_error"].astype(object).fillna("").astype(str)
         frame["correct"] = frame["correct"].fillna(False).astype(bool)
         frames.append(frame)
     return pd.concat(frames, ignore_index=True) if frames else None
