@@ -123,9 +123,10 @@ def run_convention(config: RunConfig, name: str) -> PromptConvention:
     item prompt (SFT and RL prompt without instruction or system turn), so they are prompted and
     read that way in the base's style and tags, whatever instruction the base is given.
     """
-    record = run_roster(config).get(name)
+    roster = run_roster(config)
+    record = roster.get(name)
     if record is not None and record.random_init:  # read as the model it copies
-        record = run_roster(config)[record.of]
+        record = roster[record.of]
     name = name if record is None else record.name
     convention = prompt_convention(model_specs(config)[name])
     distilled = distilled_conditions(config)
