@@ -86,10 +86,22 @@ class ProbeConfig(StageConfig):
         1000, ge=0, description="Bootstrap resamples of items for probe CIs (0: no CIs)."
     )
     n_perm: int = Field(200, gt=0, description="Within-task label permutations for p-values.")
+    class_probe: Literal["ridge", "logistic"] = Field(
+        "ridge",
+        description="Probe of class targets (correct, difficulty_bin): 'ridge' (a ridge "
+        "classifier on the class indicators, closed form: its controls and permutations cost "
+        "a few matrix products) or 'logistic' (lbfgs, one refit per permutation).",
+    )
     n_perm_logistic: int | None = Field(
         None,
         gt=0,
-        description="Permutations for logistic probes (each one is a refit); null: n_perm.",
+        description="Permutations for logistic class probes (each one is a refit); null: n_perm.",
+    )
+    n_jobs: int = Field(
+        0,
+        ge=0,
+        description="Worker processes fitting layers in parallel (0: one per CPU core); "
+        "results do not depend on it.",
     )
     n_control: int = Field(
         1, gt=0, description="Control tasks (labels shuffled within task) averaged."

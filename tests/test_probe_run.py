@@ -255,3 +255,43 @@ def test_bad_input_is_one_line_exit_2_and_no_output(tmp_path, capsys, breakage, 
     assert len(err.splitlines()) == 1 and err.startswith("error: ")
     assert message in err
     assert not (run / "probes").exists()
+
+
+def test_worker_processes_do_not_change_the_table(tmp_path):
+    one = make_run(tmp_path / "one", random_init=True)
+    two = make_run(tmp_path / "two", random_init=True)
+    config = FAST.model_copy(update={"targets": ["human_rt", "correct", "difficulty_bin"]})
+    serial = pd.read_csv(
+        run_probes(one, config=config.model_copy(update={"n_jobs": 1})) / "probes.csv"
+    )
+    parallel = pd.read_csv(
+        run_probes(two, config=config.model_copy(update={"n_jobs": 2})) / "probes.csv"
+    )
+    assert set(serial["probe"]) == {"ridge", "ridge_classifier"}
+    pd.testing.assert_frame_equal(serial, parallel, rtol=1e-9, atol=1e-12)
+
+
+def test_logistic_class_probe_stays_available(tmp_path):
+    run = make_run(tmp_path, random_init=False)
+    config = FAST.model_copy(update={"targets": ["correct"], "class_probe": "logistic"})
+    table = pd.read_csv(run_probes(run, config=config) / "probes.csv")
+    assert set(table["probe"]) == {"logistic"}
+    assert set(table["metric"]) == {"auroc"}
+
+
+def test_a_training_fold_with_one_class_is_counted_in_the_exclusions(tmp_path):
+    run = make_run(tmp_path)
+    path = run / "traces" / "all.jsonl"
+    rows = [json.loads(line) for line in path.read_text().splitlines()]
+    for row in rows:  # only group g0 (items i000-i004) is ever correct
+        row["correct"] = row["item_id"] < "i005"
+    path.write_text("".join(json.dumps(row) + "\n" for row in rows))
+    out = run_probes(run, config=FAST.model_copy(update={"targets": ["correct"]}))
+    table = pd.read_csv(out / "probes.csv")
+    assert len(table) and table["score"].notna().any()
+    ledger = pd.read_csv(out / "exclusions.csv")
+    counted = ledger[ledger["reason"] == "one_class_training_fold"]
+    assert len(counted) == 1
+    # the outer fold holding g0 trains on wrong answers only; some permutations do the same
+    assert "1 real" in counted["example"].iloc[0]
+    assert counted["n"].iloc[0] >= 1

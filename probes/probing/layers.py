@@ -7,6 +7,7 @@ on activations in memory (a `Capture`, or an array aligned to an item table) and
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -21,10 +22,7 @@ from mimicry.probes.config import ProbeConfig, resolve_config
 from mimicry.probes.probing.cv import nested_splits
 from mimicry.probes.probing.probe import run_probe
 from mimicry.probes.probing.run_reader import check_surface_features, surface_columns
-from mimicry.probes.probing.targets import (
-    HUMAN_TARGETS,
-    build_targets,
-)
+from mimicry.probes.probing.targets import HUMAN_TARGETS, STAGE, build_targets
 
 PROBE_COLUMNS = (
     "model",
@@ -77,17 +75,35 @@ def fit_layers(
     rows: list[dict] = []
     predictions: list[dict] = []
     for target in model_targets.values():
-        target_rows, target_predictions = probe_target(
-            model, position, target, aligned, resid, random_resid, surface, config, say
+        say(f"{model} {position} {target.name}")
+        target_rows, target_predictions, one_class = probe_target(
+            model, position, target, aligned, resid, random_resid, surface, config
         )
         rows += target_rows
         predictions += target_predictions
+        if sum(one_class.values()):
+            exclusions.add(
+                STAGE,
+                "one_class_training_fold",
+                model=model,
+                n=sum(one_class.values()),
+                example=f"{target.name}: outer-fold fits with one class in training (they "
+                f"predict a constant): {one_class['real']} real, {one_class['control']} "
+                f"control, {one_class['permutation']} permutation",
+            )
     return rows, predictions
 
 
-def probe_target(name, position, target, aligned, resid, random_resid, surface, config, say):
-    """All rows of one target (each layer, embedding mark, random-init, surface, control) and the
-    activation probes' out-of-fold predictions per item."""
+def worker_count(n_jobs: int) -> int:
+    """Worker processes for `n_jobs` (0: one per CPU core this process may use)."""
+    if n_jobs:
+        return n_jobs
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+def probe_target(name, position, target, aligned, resid, random_resid, surface, config):
+    """All rows of one target (each layer, embedding mark, random-init, surface, control), the
+    activation probes' out-of-fold predictions per item, and its one-class fold counts."""
     keep = np.isfinite(target.values)
     y = target.values[keep]
     if target.kind == "class":
@@ -96,33 +112,45 @@ def probe_target(name, position, target, aligned, resid, random_resid, surface, 
     tasks = aligned["task"].astype(str).to_numpy()[keep]
     splits = nested_splits(groups, config.folds, config.seed)
     n_layers = resid.shape[1] - 1
+    probe = "ridge" if target.kind == "continuous" else f"{config.class_probe}_classifier"
     base = {
         "model": name,
         "position": position,
         "target": target.name,
-        "probe": "ridge" if target.kind == "continuous" else "logistic",
+        "probe": probe.replace("logistic_classifier", "logistic"),
         "n_items": int(keep.sum()),
     }
-
-    def fit(x):
-        return run_probe(x, y, target.kind, tasks, splits, config, n_classes=target.n_classes)
-
+    features = [resid[keep, layer] for layer in range(n_layers + 1)]
+    if random_resid is not None:
+        features += [random_resid[keep, layer] for layer in range(n_layers + 1)]
+    features.append(surface[keep])
+    fits = _fit_all(features, y, target, tasks, splits, config)
     rows: list[dict] = []
     predictions: list[dict] = []
     item_ids = aligned["item_id"].astype(str).to_numpy()[keep]
     for layer in range(n_layers + 1):
-        say(f"{name} {position} {target.name} layer {layer}")
-        results = fit(resid[keep, layer])
+        results = fits[layer]
         rows += _rows(base, results, "activations", layer, layer / n_layers, True)
         predictions += _prediction_rows(base, results, layer, item_ids)
         if layer == 0:
             rows += _rows(base, results, "embedding", 0, 0.0, False)
         if random_resid is not None:
-            rows += _rows(
-                base, fit(random_resid[keep, layer]), "random_init", layer, layer / n_layers, False
-            )
-    rows += _rows(base, fit(surface[keep]), "surface", -1, float("nan"), False)
-    return rows, predictions
+            baseline = fits[n_layers + 1 + layer]
+            rows += _rows(base, baseline, "random_init", layer, layer / n_layers, False)
+    rows += _rows(base, fits[-1], "surface", -1, float("nan"), False)
+    return rows, predictions, fits[0][0].one_class_folds
+
+
+def _fit_all(features, y, target, tasks, splits, config) -> list:
+    """`run_probe` on every feature matrix, in `config.n_jobs` worker processes."""
+    jobs = min(worker_count(config.n_jobs), len(features))
+    arguments = (y, target.kind, tasks, splits, config)
+    if jobs <= 1:
+        return [run_probe(x, *arguments, n_classes=target.n_classes) for x in features]
+    from joblib import Parallel, delayed
+
+    fit = delayed(run_probe)
+    return Parallel(n_jobs=jobs)(fit(x, *arguments, n_classes=target.n_classes) for x in features)
 
 
 def _rows(

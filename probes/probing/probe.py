@@ -20,6 +20,7 @@ from mimicry.probes.probing.metrics import (
     score_ci,
 )
 from mimicry.probes.probing.ridge import ridge_nested_cv
+from mimicry.probes.probing.ridge_classifier import ridge_classifier_nested_cv
 
 
 @dataclass
@@ -38,6 +39,9 @@ class MetricResult:
     y: np.ndarray = field(repr=False, default_factory=lambda: np.zeros(0))
     oof: np.ndarray = field(repr=False, default_factory=lambda: np.zeros(0))
     """Targets and out-of-fold predictions per item (paired comparisons across models)."""
+    one_class_folds: dict[str, int] = field(default_factory=dict)
+    """Class probes: outer-fold fits whose training part held one class (nothing to learn; the
+    fold predicts a constant), for the real labels, the control tasks and the permutations."""
 
     @property
     def selectivity(self) -> float:
@@ -100,27 +104,49 @@ def run_probe(
             _summarise(metric, y, oof[:, 0], control_y, oof[:, 1:k], perm_y, oof[:, k:], config, 0)
             for metric in CONTINUOUS_METRICS
         ]
+    metric = class_metric_name(n_classes)
+    if config.class_probe == "ridge":
+        y, control_y, perm_y = label_matrix(
+            y.astype(int), tasks, n_control=config.n_control, n_perm=config.n_perm, seed=config.seed
+        )
+        stacked = np.column_stack([y, control_y, perm_y])
+        fitted = ridge_classifier_nested_cv(
+            x, stacked, splits, np.asarray(config.alphas), n_classes
+        )
+        oof, k = fitted.oof, 1 + control_y.shape[1]
+        result = _summarise(
+            metric, y, oof[:, 0], control_y, oof[:, 1:k], perm_y, oof[:, k:], config, n_classes
+        )
+        counts = fitted.one_class_folds
+        result.one_class_folds = _fold_counts(counts[0], counts[1:k].sum(), counts[k:].sum())
+        return [result]
     n_perm = config.n_perm if config.n_perm_logistic is None else config.n_perm_logistic
     y, control_y, perm_y = label_matrix(
         y.astype(int), tasks, n_control=config.n_control, n_perm=n_perm, seed=config.seed
     )
     cs = np.asarray(config.cs)
     real = logistic_nested_cv(x, y, splits, cs, seed=config.seed)
-    control_oof = np.column_stack(
-        [logistic_nested_cv(x, c, splits, cs, seed=config.seed).oof for c in control_y.T]
-        or [np.zeros((len(y), 0))]
-    )
-    perm_oof = np.column_stack(
-        [
-            logistic_nested_cv(x, p, splits, cs, seed=config.seed, fixed_c_index=real.c_index).oof
-            for p in perm_y.T
-        ]
-        or [np.zeros((len(y), 0))]
-    )
-    metric = class_metric_name(n_classes)
-    return [
-        _summarise(metric, y, real.oof, control_y, control_oof, perm_y, perm_oof, config, n_classes)
+    controls = [logistic_nested_cv(x, c, splits, cs, seed=config.seed) for c in control_y.T]
+    nulls = [
+        logistic_nested_cv(x, p, splits, cs, seed=config.seed, fixed_c_index=real.c_index)
+        for p in perm_y.T
     ]
+    empty = [np.zeros((len(y), 0))]
+    control_oof = np.column_stack([c.oof for c in controls] or empty)
+    perm_oof = np.column_stack([p.oof for p in nulls] or empty)
+    result = _summarise(
+        metric, y, real.oof, control_y, control_oof, perm_y, perm_oof, config, n_classes
+    )
+    result.one_class_folds = _fold_counts(
+        real.n_degenerate_folds,
+        sum(c.n_degenerate_folds for c in controls),
+        sum(p.n_degenerate_folds for p in nulls),
+    )
+    return [result]
+
+
+def _fold_counts(real, control, permutation) -> dict[str, int]:
+    return {"real": int(real), "control": int(control), "permutation": int(permutation)}
 
 
 __all__ = ["DEFAULT_ALPHAS", "DEFAULT_CS", "MetricResult", "ProbeConfig", "run_probe"]

@@ -13,12 +13,14 @@ equal scikit-learn's `make_pipeline(StandardScaler(), Ridge(alpha))` on the same
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 from jaxtyping import Float
 
 Array = np.ndarray
+InnerScore = Callable[[np.ndarray, np.ndarray], np.ndarray]
 BAND = 64
 """Half-bandwidth of the band reduction (its panel width)."""
 CHOLESKY_MAX_ALPHAS = 3
@@ -300,7 +302,7 @@ class RidgeCVResult:
     """Out-of-fold predictions of nested-CV ridge and the alpha each fold chose per target."""
 
     oof: Float[Array, "n t"]
-    alpha_index: np.ndarray  # [fold, t]
+    alpha_index: np.ndarray  # [fold, unit]: the alpha each column (or label set) chose
     alphas: np.ndarray
 
 
@@ -309,11 +311,17 @@ def ridge_nested_cv(
     y: Float[Array, "n t"],
     splits: list,
     alphas: Float[Array, " a"],
+    *,
+    inner_score: InnerScore | None = None,
+    column_unit: np.ndarray | None = None,
 ) -> RidgeCVResult:
-    """Nested CV: per outer fold choose alpha by mean inner R^2 (as GridSearchCV), refit, predict.
+    """Nested CV: per outer fold choose alpha by mean inner score (as GridSearchCV), refit, predict.
 
-    `splits` is the output of `cv.nested_splits`. Every column of `y` gets its own alpha, so real,
-    control and permuted labels go through exactly the same pipeline.
+    `splits` is the output of `cv.nested_splits`. Every column of `y` gets its own alpha (by inner
+    R^2), so real, control and permuted labels go through exactly the same pipeline. A classifier
+    passes `inner_score` (held-out truth [m, t] and predictions [a, m, t] -> scores [a, u], NaN
+    where undefined) and `column_unit` (the selection unit of each column, 0..u-1: the one-hot
+    columns of one label set share their alpha); NaN inner folds are left out of the mean.
     """
     x = np.asarray(x, dtype=np.float64)
     y = np.asarray(y, dtype=np.float64)
@@ -321,17 +329,20 @@ def ridge_nested_cv(
     if squeeze:
         y = y[:, None]
     alphas = np.asarray(alphas, dtype=np.float64)
+    unit = np.arange(y.shape[1]) if column_unit is None else np.asarray(column_unit)
+    n_units = int(unit.max()) + 1 if len(unit) else 0
     # Standardisation is shift-invariant: centring on the overall mean first keeps the downdated
     # cross-products free of cancellation.
     offset = x.mean(axis=0)
     x = x - offset
     moments = Moments.of(x) if any(len(tr) > x.shape[1] for tr, _, _ in splits) else None
     oof = np.full(y.shape, np.nan)
-    chosen = np.zeros((len(splits), y.shape[1]), dtype=int)
+    chosen = np.zeros((len(splits), n_units), dtype=int)
     for fold, (train, test, inner) in enumerate(splits):
         train_moments = _downdated(moments, x, train, test)
         x_train, y_train = x[train], y[train]
-        inner_scores = np.zeros((len(alphas), y.shape[1]))
+        total = np.zeros((len(alphas), n_units))
+        counted = np.zeros((len(alphas), n_units))
         for inner_train, inner_test in inner:
             preds = _fit_predict(
                 x_train[inner_train],
@@ -341,12 +352,18 @@ def ridge_nested_cv(
                 _downdated(train_moments, x_train, inner_train, inner_test),
                 offset,
             )
-            inner_scores += r2_columns(y_train[inner_test], preds)
-        best = np.argmax(inner_scores / len(inner), axis=0)  # first maximum, as GridSearchCV
+            truth = y_train[inner_test]
+            scores = r2_columns(truth, preds) if inner_score is None else inner_score(truth, preds)
+            total += np.nan_to_num(scores, nan=0.0)
+            counted += np.isfinite(scores)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            mean = np.where(counted > 0, total / np.maximum(counted, 1), -np.inf)
+        best = np.argmax(mean, axis=0)  # first maximum, as GridSearchCV
         chosen[fold] = best
-        outer_alphas = np.unique(best)
+        column_best = best[unit]
+        outer_alphas = np.unique(column_best)
         preds = _fit_predict(x_train, y_train, x[test], alphas[outer_alphas], train_moments, offset)
-        lookup = np.searchsorted(outer_alphas, best)
+        lookup = np.searchsorted(outer_alphas, column_best)
         oof[test] = preds[lookup, :, np.arange(y.shape[1])].T
     if squeeze:
         oof = oof[:, 0]
