@@ -1,7 +1,8 @@
 """The probe stage on a real SmolLM2-135M-Instruct capture: 200 items x 31 layers x d576 x 4 positions.
 
 Builds a run folder with the suite's own commands, then times `run_probes` (the `mimicry probe`
-stage, default targets and settings) in a fresh subprocess: wall, process CPU and peak RSS.
+stage, default targets and settings) in a fresh subprocess: wall, CPU (the stage's process and
+its worker processes) and the stage process's peak RSS.
 
 - Items (200): the demo's built-in human-normed tasks, relational_3ps (16), relational_4ps (44),
   cardinal_directions (56) and syllogisms (64) = 180 items with human norms (RT for the first
@@ -14,20 +15,24 @@ stage, default targets and settings) in a fresh subprocess: wall, process CPU an
   four default positions last_prompt, mean_prompt, mean_trace, think_open, attention entropy
   with the default method). The same traces are also written as `RUN/traces/smollm2.jsonl`
   (model renamed) so that the model targets (own_length, correct and the two partial targets)
-  exist for the captured model: the probe stage then fits all 7 default targets, the workload
-  of a study (their values are those of the text SmolLM2 read, not of SmolLM2's own answers).
+  exist for the captured model: the probe stage fits its 4 default targets (human_rt,
+  own_length, correct, difficulty_bin; `--targets all` adds human_acc and the two partial
+  targets), the workload of a study (the model targets' values are those of the text SmolLM2
+  read, not of SmolLM2's own answers).
 - Baseline in the same run: the same probe stage on the same run cut to 1 block (layers 0 and 1,
   the 2 of 31 activation layers), extrapolated linearly to 31 layers; the ratio full /
   extrapolated says how far the stage is from linear in layers (fixed costs, figures).
 
-`--unit-costs` times one probe per target at one layer instead and adds them up to the stage
-(the whole default stage measured here would take about a day of CPU; see the README).
+`--unit-costs` times one probe per target at one layer in one process instead and adds them up
+to the stage; `--logistic` adds the logistic class probe (`class_probe: logistic`), timed at 1
+and 4 permutations and extrapolated to 200 (the stage with it would take about a day of CPU).
 
 The capture is cached in the run folder: `--reuse` skips data, generate and capture when the
 capture is there, so re-timing the probe stage costs the probe stage only.
 
     OMP_NUM_THREADS=2 .venv/bin/python benchmarks/smollm2_probe.py [--run runs/bench-smollm2-probe] \
-        [--reuse] [--unit-costs] [--model DIR] [--json smollm2_probe.json] [--skip-baseline]
+        [--reuse] [--unit-costs [--logistic]] [--targets default|all] [--n-jobs N] \
+        [--model DIR] [--json smollm2_probe.json] [--skip-baseline]
 """
 
 from __future__ import annotations
@@ -130,26 +135,38 @@ def _status_mb(field: str) -> float:
     raise RuntimeError(f"{field} not in /proc/self/status")
 
 
-def probe_child(run: Path) -> None:
-    """Time the probe stage in this fresh process; one JSON line."""
-    from mimicry.probes.probing import ProbeConfig, run_probes
+def _cpu_seconds() -> float:
+    """CPU of this process and of its finished children (the probe stage's worker processes)."""
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
 
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    cpu0 = usage.ru_utime + usage.ru_stime
+
+def probe_child(run: Path, targets: str, n_jobs: int) -> None:
+    """Time the probe stage in this fresh process; one JSON line."""
+    from joblib.externals.loky import get_reusable_executor
+
+    from mimicry.probes.probing import ProbeConfig, run_probes
+    from mimicry.probes.probing.targets import ALL_TARGETS
+
+    config = ProbeConfig(n_jobs=n_jobs)
+    if targets == "all":
+        config = ProbeConfig(targets=list(ALL_TARGETS), n_jobs=n_jobs)
+    cpu0 = _cpu_seconds()
     start = time.perf_counter()
-    out = run_probes(run, config=ProbeConfig())
+    out = run_probes(run, config=config)
     wall = time.perf_counter() - start
-    usage = resource.getrusage(resource.RUSAGE_SELF)
+    get_reusable_executor().shutdown(wait=True)  # reap the workers, so their CPU is counted
     import pandas as pd
 
     table = pd.read_csv(out / "probes.csv")
-    row = {"wall_s": wall, "cpu_s": usage.ru_utime + usage.ru_stime - cpu0}
+    row = {"wall_s": wall, "cpu_s": _cpu_seconds() - cpu0, "n_jobs": config.n_jobs}
     row |= {"peak_rss_mb": _status_mb("VmHWM"), "rows": len(table)}
     row |= {"targets": sorted(table["target"].unique()), "layers": int(table["layer"].max()) + 1}
     print(json.dumps(row))
 
 
-def unit_costs(run: Path, layer: int, perms: tuple[int, int]) -> dict:
+def unit_costs(run: Path, layer: int, perms: tuple[int, int], logistic: bool) -> dict:
     """Seconds of one probe (run_probe: fit, control task, permutation null) per target at one
     layer of one position, as the stage calls it. Ridge targets with the default config; logistic
     targets at two small permutation counts, scaled by the number of lbfgs fits to the default
@@ -188,9 +205,8 @@ def unit_costs(run: Path, layer: int, perms: tuple[int, int]) -> dict:
             return time.perf_counter() - start, usage.ru_utime + usage.ru_stime - cpu
 
         row = {"kind": target.kind, "n_items": int(keep.sum())}
-        if target.kind == "continuous":
-            row["wall_s"], row["cpu_s"] = seconds(default)
-        else:
+        row["wall_s"], row["cpu_s"] = seconds(default)  # ridge / ridge classifier
+        if target.kind == "class" and logistic:
             # A logistic probe is 1 + n_control nested-CV fits (outer x (Cs x inner + 1) lbfgs
             # fits each) plus one outer-only refit per permutation (C fixed to the real one's).
             n_outer, n_inner = len(splits), len(splits[0][2])
@@ -199,22 +215,28 @@ def unit_costs(run: Path, layer: int, perms: tuple[int, int]) -> dict:
             def fits(k, searched=searched, n_outer=n_outer):
                 return (1 + default.n_control) * searched + n_outer * k
 
-            measured = {k: seconds(ProbeConfig(n_perm_logistic=k)) for k in perms}
+            measured = {
+                k: seconds(ProbeConfig(class_probe="logistic", n_perm_logistic=k)) for k in perms
+            }
             per_fit = [
                 sum(t[i] / fits(k) for k, t in measured.items()) / len(measured) for i in (0, 1)
             ]
-            row |= {"measured": {str(k): list(t) for k, t in measured.items()}}
-            row |= {"lbfgs_fits": {str(k): fits(k) for k in (*perms, default.n_perm)}}
-            row |= {"per_fit_wall_s": per_fit[0], "per_fit_cpu_s": per_fit[1]}
-            row["wall_s"] = per_fit[0] * fits(default.n_perm)
-            row["cpu_s"] = per_fit[1] * fits(default.n_perm)
+            row["logistic"] = {
+                "measured": {str(k): list(t) for k, t in measured.items()},
+                "lbfgs_fits": {str(k): fits(k) for k in (*perms, default.n_perm)},
+                "per_fit_wall_s": per_fit[0],
+                "per_fit_cpu_s": per_fit[1],
+                "wall_s": per_fit[0] * fits(default.n_perm),
+                "cpu_s": per_fit[1] * fits(default.n_perm),
+            }
         out[target.name] = row
         print(json.dumps({target.name: row}), file=sys.stderr, flush=True)
     return out
 
 
-def time_probes(run: Path) -> dict:
+def time_probes(run: Path, targets: str, n_jobs: int) -> dict:
     command = [sys.executable, __file__, "--probe-child", "--run", str(run)]
+    command += ["--targets", targets, "--n-jobs", str(n_jobs)]
     done = subprocess.run(command, capture_output=True, text=True, check=False)
     if done.returncode != 0:
         sys.exit(f"probe stage failed on {run}:\n{done.stderr[-2000:]}")
@@ -223,17 +245,18 @@ def time_probes(run: Path) -> dict:
 
 def report_units(args, report: dict, shape) -> None:
     """Print per-target unit costs and the whole stage they add up to."""
-    units = unit_costs(args.run, args.unit_layer, (1, 4))
+    units = unit_costs(args.run, args.unit_layer, (1, 4), args.logistic)
     report["unit_costs"] = units
     fits = (shape[1] + 1) * shape[3]  # each layer plus the surface baseline, per position
     print(
-        f"one probe at layer {args.unit_layer}, last_prompt (default settings; logistic "
-        "permutations timed at 1 and 4, linear to 200):"
+        f"one probe at layer {args.unit_layer}, last_prompt (default settings, one process; "
+        "logistic permutations timed at 1 and 4, linear to 200):"
     )
     for name, row in units.items():
         extra = (
-            f"  ({row['per_permutation_cpu_s']:.2f} s CPU per permutation refit)"
-            if "per_permutation_cpu_s" in row
+            f"  (logistic instead: {row['logistic']['cpu_s']:.1f} s CPU, "
+            f"{row['logistic']['per_fit_cpu_s']:.3f} s per lbfgs fit)"
+            if "logistic" in row
             else ""
         )
         print(
@@ -272,10 +295,25 @@ def main() -> None:
         help="Instead of the whole stage: time one probe per target at one layer and extrapolate.",
     )
     parser.add_argument("--unit-layer", type=int, default=15)
+    parser.add_argument(
+        "--logistic",
+        action="store_true",
+        help="With --unit-costs: also time the logistic class probe (extrapolated to 200 "
+        "permutations from 1 and 4).",
+    )
+    parser.add_argument(
+        "--targets",
+        choices=("default", "all"),
+        default="default",
+        help="The stage's default targets (four) or all seven.",
+    )
+    parser.add_argument(
+        "--n-jobs", type=int, default=0, help="Probe worker processes (0: one per core)."
+    )
     parser.add_argument("--probe-child", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.probe_child:
-        probe_child(args.run)
+        probe_child(args.run, args.targets, args.n_jobs)
         return
     import torch
 
@@ -306,7 +344,7 @@ def main() -> None:
     if args.unit_costs:
         report_units(args, report, shape)
         return
-    full = time_probes(args.run)
+    full = time_probes(args.run, args.targets, args.n_jobs)
     report["probe"] = full
     layers = shape[1]
     print(
@@ -319,7 +357,7 @@ def main() -> None:
         f"(target: whole stage <= 600 s)"
     )
     if not args.skip_baseline:
-        small = time_probes(one_block_copy(args.run))
+        small = time_probes(one_block_copy(args.run), args.targets, args.n_jobs)
         report["baseline_1block"] = small
         extrapolated = {k: small[k] / 2 * layers for k in ("wall_s", "cpu_s")}
         report["baseline_extrapolated"] = extrapolated
