@@ -248,6 +248,8 @@ def test_empty_after_filtering_is_one_line_error(tmp_path, capsys, overrides_for
     assert run(["ablate", str(path), "--out", str(out)]) == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith("error: ") and "no usable traces" in err and message in err
+    tasks = sorted({r["task"] for r in rows})
+    assert f"{message} (tasks {', '.join(tasks)})" in err or f"{message} (task {tasks[0]})" in err
     assert "\n" not in err and not out.exists()
 
 

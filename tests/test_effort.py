@@ -326,3 +326,23 @@ def test_effort_command_and_report_section(tmp_path):
     )
     presence = section.tables[0][1].set_index("model")
     assert presence.loc["student_original", "read on own traces"] == "yes"
+
+
+def test_trace_length_counts_the_reasoning_tokens_with_and_without_think_tags(tmp_path):
+    """Tags: the tokens between <think> and </think>; a convention whose reasoning ends at an
+    answer marker has no close tag in its input, so nothing is subtracted for one."""
+    from mimicry.probes.prompting import PromptConvention
+
+    _, tokenizer, _ = tiny(tmp_path)
+    items, reasoning = make_items(4)
+    no_tags = PromptConvention(style="plain", instruction="", answer_pattern="the answer is")
+    for template, text in (("raw", " {}"), (no_tags, "{}")):
+        options = AlongOptions(fractions=(0.0, 1.0), template=template)
+        encoded = encode_along(
+            tokenizer, items, reasoning, options, model="m", exclusions=Exclusions()
+        )
+        assert len(encoded) == 4
+        for along in encoded:
+            words = text.format(reasoning[along.item.item_id].strip())
+            expected = len(tokenizer(words, add_special_tokens=False)["input_ids"])
+            assert along.trace_len == expected

@@ -112,7 +112,7 @@ def build_sets(
     if not teacher:
         raise InputError(
             f"no usable traces after filtering ({ledger.total()} excluded: "
-            + ", ".join(f"{r['reason']}={r['n']}" for r in ledger.rows())
+            + _reasons_by_task(ledger.rows())
             + ")",
             file=paths[0],
         )
@@ -177,3 +177,19 @@ def _readme(module, check: dict) -> str:
         )
     lines += ["", "Full statistics: `check.json`. Excluded traces: `../exclusions.csv`.", ""]
     return "\n".join(lines)
+
+
+def _reasons_by_task(rows: list[dict]) -> str:
+    """`empty_reasoning=6 (tasks a, b), incorrect=2 (task c)`: each reason once, with its tasks."""
+    totals: dict[str, int] = {}
+    tasks: dict[str, list[str]] = {}
+    for row in rows:
+        totals[row["reason"]] = totals.get(row["reason"], 0) + int(row["n"])
+        if row["task"] and row["task"] not in tasks.setdefault(row["reason"], []):
+            tasks[row["reason"]].append(row["task"])
+    parts = []
+    for reason, n in totals.items():
+        named = tasks.get(reason, [])
+        where = f" ({'tasks' if len(named) > 1 else 'task'} {', '.join(named)})" if named else ""
+        parts.append(f"{reason}={n}{where}")
+    return ", ".join(parts)

@@ -15,6 +15,7 @@ from mimicry.data.errors import InputError
 from mimicry.data.exclusions import Exclusions
 from mimicry.probes.capture.along_store import STAGE
 from mimicry.probes.capture.inputs import THINK_CLOSE, THINK_OPEN, EncodedItem, encode_item
+from mimicry.probes.prompting import PromptConvention
 
 DEFAULT_FRACTIONS = tuple(round(k / 10, 1) for k in range(11))
 
@@ -110,7 +111,13 @@ def encode_along(
 ) -> list[AlongItem]:
     """Tokenize prompt and trace separately (exact regions); every excluded item is counted."""
     open_tag, close_tag = options.think_tags
-    close_len = len(tokenizer(f" {close_tag}", add_special_tokens=False)["input_ids"])
+    convention = PromptConvention.from_value(options.template, options.think_tags)
+    # the close tag ends the input only where reasoning is delimited by think tags
+    close_len = (
+        len(tokenizer(f" {close_tag}", add_special_tokens=False)["input_ids"])
+        if convention.resolved(tokenizer).uses_think_tags
+        else 0
+    )
     encoded: list[AlongItem] = []
     for row in items.itertuples(index=False):
         item_id, task = str(row.item_id), str(getattr(row, "task", ""))
