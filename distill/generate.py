@@ -21,6 +21,7 @@ from mimicry.data.errors import InputError
 from mimicry.data.exclusions import Exclusions
 from mimicry.data.fileio import hash_inputs, model_fingerprint, write_json
 from mimicry.data.reasoning import answers_match
+from mimicry.distill.config import GenerateConfig, resolve_config
 from mimicry.probes.prompting import PromptConvention
 
 STAGE = "generate"
@@ -41,34 +42,15 @@ class GenerateSummary:
 
 
 @dataclass(frozen=True)
-class GenerationOptions:
-    """Everything that determines the content of a trace file (hashed for resume and skip)."""
+class TraceReading:
+    """How generations become trace lines: the model's name and prompt convention (its parsing)
+    and an optional literal answer marker. Not stage options: they belong to the model."""
 
     name: str
-    samples: int = 1
-    temperature: float = 0.0
-    max_new_tokens: int = 256
-    batch_size: int = 8
-    seed: int = 0
-    backend: str = "hf"
+    convention: PromptConvention
     delimiter: str | None = None
-    convention: PromptConvention = field(default_factory=PromptConvention)
 
-    def hashed(self) -> dict:
-        """The options as JSON values (the inputs hash)."""
-        return {**self.__dict__, "convention": self.convention.as_dict()}
-
-    def validate(self) -> None:
-        """Reject impossible settings before loading anything."""
-        checks = {
-            "samples": self.samples >= 1,
-            "temperature": self.temperature >= 0,
-            "max_new_tokens": self.max_new_tokens >= 1,
-            "batch_size": self.batch_size >= 1,
-        }
-        for name, ok in checks.items():
-            if not ok:
-                raise InputError(f"must be positive, got {getattr(self, name)!r}", field=name)
+    def check(self) -> None:
         if not self.name.strip():
             raise InputError("model name must not be empty", field="name")
 
@@ -82,13 +64,8 @@ def generate(
     items_path,
     out_path,
     *,
+    config: GenerateConfig | None = None,
     name: str | None = None,
-    samples: int = 1,
-    temperature: float = 0.0,
-    max_new_tokens: int = 256,
-    batch_size: int = 8,
-    seed: int = 0,
-    backend: str = "hf",
     delimiter: str | None = None,
     open_tag: str = "<think>",
     close_tag: str = "</think>",
@@ -99,41 +76,45 @@ def generate(
     dtype: str | None = None,
     trust_remote_code: bool = False,
     on_batch: Callable[[int, int], None] | None = None,
+    **overrides,
 ) -> GenerateSummary:
     """Generate `samples` traces per item of `items_path` with the model at `model_path`.
 
     Returns a summary; the trace file (INTERFACES §3, plus `task`, `prompt`, `parse_error`,
     `n_generated_tokens`, `finished`) lands at `out_path`. `on_batch(done, total)` reports progress.
+    `config` holds the sampling options (default `GenerateConfig()`); keyword overrides of its
+    fields (max_new_tokens=..., batch_size=...) are validated on top, one line naming the field.
     `convention` is the model's prompt convention (shared with capture and steering); without it
     one is built from `prompt_style`, `open_think` and the tags. `delimiter`, a literal answer
     marker, overrides the convention's way of ending the reasoning.
     """
     from mimicry.data.items import read_items
 
-    options = GenerationOptions(
+    options = resolve_config(GenerateConfig, config, overrides)
+    reading = TraceReading(
         name=name or Path(str(model_path).rstrip("/")).name,
-        samples=samples,
-        temperature=temperature,
-        max_new_tokens=max_new_tokens,
-        batch_size=batch_size,
-        seed=seed,
-        backend=backend,
         delimiter=delimiter,
         convention=convention
         or PromptConvention(
             style=prompt_style, think_open=open_tag, think_close=close_tag, open_think=open_think
         ),
     )
-    options.validate()
+    reading.check()
     out = Path(out_path)
     items = read_items(items_path)
     partial, progress_file = _side_paths(out)
-    inputs_hash = hash_inputs(Path(items_path), model_fingerprint(model_path), options.hashed())
+    hashed = {
+        **options.model_dump(mode="json"),
+        "name": reading.name,
+        "delimiter": reading.delimiter,
+        "convention": reading.convention.as_dict(),
+    }
+    inputs_hash = hash_inputs(Path(items_path), model_fingerprint(model_path), hashed)
     progress = _read_progress(progress_file)
     summary = GenerateSummary(out_path=out)
     if out.is_file() and progress.get("hash") == inputs_hash and progress.get("complete"):
         summary.skipped = True
-        return _summarise_file(out, summary, options.name)
+        return _summarise_file(out, summary, reading.name)
 
     units = [(row, s) for row in items.itertuples(index=False) for s in range(options.samples)]
     batches = [units[i : i + options.batch_size] for i in range(0, len(units), options.batch_size)]
@@ -157,9 +138,9 @@ def generate(
             device=device,
             dtype=dtype,
             trust_remote_code=trust_remote_code,
-            convention=options.convention,
+            convention=reading.convention,
         )
-        resolved = replace(options, convention=engine.convention)
+        resolved = replace(reading, convention=engine.convention)
         for index in range(done, len(batches)):
             batch = batches[index]
             generations = engine.generate(
@@ -190,17 +171,17 @@ def generate(
     write_traces(rows, out)
     write_json(progress_file, {"hash": inputs_hash, "complete": True})
     partial.unlink(missing_ok=True)
-    return _summarise_rows(rows, summary, options.name)
+    return _summarise_rows(rows, summary, reading.name)
 
 
-def trace_row(item, sample: int, generation, options: GenerationOptions, count_tokens) -> dict:
+def trace_row(item, sample: int, generation, reading: TraceReading, count_tokens) -> dict:
     """One trace line from an item, a sample index and a backend Generation (parsed under the
-    options' resolved convention)."""
-    parsed = options.convention.parse(generation.text, delimiter=options.delimiter)
+    model's resolved convention)."""
+    parsed = reading.convention.parse(generation.text, delimiter=reading.delimiter)
     answer = parsed.answer if parsed.ok else ""
     row = {
         "item_id": str(item.item_id),
-        "model": options.name,
+        "model": reading.name,
         "sample": int(sample),
         "reasoning": parsed.reasoning,
         "answer": answer,

@@ -29,54 +29,21 @@ from mimicry.data.fileio import (
     write_stamp,
 )
 from mimicry.data.reasoning import answers_match, split_generation
+from mimicry.distill.config import RLConfig, resolve_config
 
 LOG_NAME = "training_log.csv"
 
 
 @dataclass(frozen=True)
-class RLOptions:
-    """GRPO options (hashed: a change trains afresh)."""
+class RLPrompting:
+    """How the model is prompted and its completions parsed (the model's convention, as in
+    generation; not a stage option)."""
 
-    max_steps: int = 60
-    lr: float | None = None
-    batch_size: int = 16
-    num_generations: int = 4
-    max_completion_length: int = 256
-    temperature: float = 1.0
-    cost_per_token: float = 0.004
-    beta: float = 0.0
-    lora: bool = False
-    lora_r: int = 8
-    seed: int = 0
     prompt_style: str = "auto"
     open_think: bool = False
     open_tag: str = "<think>"
     close_tag: str = "</think>"
     delimiter: str | None = None
-
-    @property
-    def learning_rate(self) -> float:
-        """Given lr, else 1e-4 for LoRA and 2e-5 for full fine-tuning."""
-        if self.lr is not None:
-            return self.lr
-        return 1e-4 if self.lora else 2e-5
-
-    def validate(self) -> None:
-        for name in ("max_steps", "batch_size", "num_generations", "max_completion_length"):
-            if getattr(self, name) < 1:
-                raise InputError(f"must be >= 1, got {getattr(self, name)}", field=name)
-        if self.num_generations < 2:
-            raise InputError("GRPO compares completions: needs >= 2", field="num_generations")
-        if self.batch_size % self.num_generations:
-            raise InputError(
-                f"batch_size {self.batch_size} must be a multiple of num_generations "
-                f"{self.num_generations} (GRPO groups)",
-                field="batch_size",
-            )
-        if self.cost_per_token < 0 or self.temperature <= 0:
-            raise InputError("cost_per_token must be >= 0 and temperature > 0", field="rl")
-        if self.lr is not None and not self.lr > 0:
-            raise InputError(f"must be > 0, got {self.lr}", field="lr")
 
 
 class CorrectMinusCost:
@@ -86,21 +53,20 @@ class CorrectMinusCost:
     reward protocol `(prompts, completions, completion_ids, answer, **kw) -> list[float]`.
     """
 
-    def __init__(self, tokenizer, options: RLOptions):
+    def __init__(self, tokenizer, cost_per_token: float, prompting: RLPrompting = RLPrompting()):
         self.tokenizer = tokenizer
-        self.options = options
+        self.cost = cost_per_token
+        self.prompting = prompting
         self.__name__ = "correct_minus_cost"
 
     def score(self, text: str, completion_ids: Sequence[int], gold: str) -> float:
-        options = self.options
-        prefix = options.open_tag if options.open_think else ""
-        parsed = split_generation(
-            prefix + text, options.open_tag, options.close_tag, options.delimiter
-        )
+        how = self.prompting
+        prefix = how.open_tag if how.open_think else ""
+        parsed = split_generation(prefix + text, how.open_tag, how.close_tag, how.delimiter)
         if not parsed.ok:
-            return -options.cost_per_token * len(completion_ids)
+            return -self.cost * len(completion_ids)
         n_tokens = len(self.tokenizer(parsed.reasoning, add_special_tokens=False)["input_ids"])
-        return float(answers_match(parsed.answer, gold)) - options.cost_per_token * n_tokens
+        return float(answers_match(parsed.answer, gold)) - self.cost * n_tokens
 
     def __call__(self, prompts, completions, completion_ids, answer, **kwargs) -> list[float]:
         texts = [c if isinstance(c, str) else c[-1]["content"] for c in completions]
@@ -110,11 +76,11 @@ class CorrectMinusCost:
         ]
 
 
-def prompt_rows(items: pd.DataFrame, tokenizer, options: RLOptions) -> list[dict]:
+def prompt_rows(items: pd.DataFrame, tokenizer, prompting: RLPrompting) -> list[dict]:
     """trl prompt rows in the style generation uses (plain text, or one user turn)."""
     from mimicry.distill.backends.prompting import render_prompt, resolve_style
 
-    style = resolve_style(tokenizer, options.prompt_style)
+    style = resolve_style(tokenizer, prompting.prompt_style)
     rows = []
     for item in items.itertuples():
         if style == "chat":
@@ -124,8 +90,8 @@ def prompt_rows(items: pd.DataFrame, tokenizer, options: RLOptions) -> list[dict
                 tokenizer,
                 str(item.prompt),
                 style,
-                open_think=options.open_think,
-                open_tag=options.open_tag,
+                open_think=prompting.open_think,
+                open_tag=prompting.open_tag,
             )
         rows.append({"prompt": prompt, "answer": str(item.answer)})
     if not rows:
@@ -134,7 +100,14 @@ def prompt_rows(items: pd.DataFrame, tokenizer, options: RLOptions) -> list[dict
 
 
 def reinforce(
-    model, tokenizer, items: pd.DataFrame, options: RLOptions, *, work_dir, progress=None
+    model,
+    tokenizer,
+    items: pd.DataFrame,
+    options: RLConfig,
+    *,
+    work_dir,
+    prompting: RLPrompting = RLPrompting(),
+    progress=None,
 ):
     """GRPO on `model` in place (a PEFT-wrapped model when LoRA); returns (model, log rows)."""
     from datasets import Dataset
@@ -142,8 +115,6 @@ def reinforce(
     from trl import GRPOConfig, GRPOTrainer
 
     from mimicry.distill.trainer_args import QUIET_TRAINER_ARGS, without_printer
-
-    options.validate()
 
     class _Report(TrainerCallback):
         def on_log(self, args, state, control, logs=None, **kwargs):
@@ -157,7 +128,7 @@ def reinforce(
         bf16=False,
         fp16=False,
         max_steps=options.max_steps,
-        learning_rate=options.learning_rate,
+        learning_rate=options.lr,
         per_device_train_batch_size=options.batch_size,
         num_generations=options.num_generations,
         max_completion_length=options.max_completion_length,
@@ -184,9 +155,9 @@ def reinforce(
     model.train()
     trainer = GRPOTrainer(
         model=model,
-        reward_funcs=[CorrectMinusCost(tokenizer, options)],
+        reward_funcs=[CorrectMinusCost(tokenizer, options.cost_per_token, prompting)],
         args=config,
-        train_dataset=Dataset.from_list(prompt_rows(items, tokenizer, options)),
+        train_dataset=Dataset.from_list(prompt_rows(items, tokenizer, prompting)),
         processing_class=tokenizer,
         peft_config=peft_config,
         callbacks=[_Report()],
@@ -202,24 +173,30 @@ def train_rl_student(
     student,
     items_file,
     out_dir,
-    options: RLOptions = RLOptions(),
     *,
+    config: RLConfig | None = None,
+    prompting: RLPrompting = RLPrompting(),
     trust_remote_code: bool = False,
     progress=None,
+    **overrides,
 ) -> Path:
     """Train an RL student from `student` (HF folder) on the prompts of `items_file`.
 
     `items_file`: an item table (CSV) with `prompt` and `answer`; every row is a training prompt.
+    `config`: the GRPO options (default `RLConfig()`); keyword overrides of its fields are
+    validated on top. `prompting`: the model's prompt convention, as in generation.
     Writes `out_dir` (plain HF folder + `training_log.csv` + stamp); skipped when fresh.
     """
     from mimicry.data.items import read_items
     from mimicry.probes.loading import load_causal_lm, load_tokenizer
 
-    options.validate()
+    options = resolve_config(RLConfig, config, overrides)
     items_file = Path(items_file)
     out = Path(out_dir)
     inputs_hash = hash_inputs(
-        items_file, model_fingerprint(student, ignore={STAMP_NAME}), asdict(options)
+        items_file,
+        model_fingerprint(student, ignore={STAMP_NAME}),
+        {**options.model_dump(mode="json"), **asdict(prompting)},
     )
     if is_fresh(out, inputs_hash):
         return out
@@ -231,7 +208,13 @@ def train_rl_student(
     staging.mkdir(parents=True)
     try:
         trained, log = reinforce(
-            model, tokenizer, items, options, work_dir=staging / "work", progress=progress
+            model,
+            tokenizer,
+            items,
+            options,
+            work_dir=staging / "work",
+            prompting=prompting,
+            progress=progress,
         )
         shutil.rmtree(staging / "work", ignore_errors=True)
         trained.save_pretrained(staging, safe_serialization=True)
@@ -243,7 +226,12 @@ def train_rl_student(
             path.replace(out / path.name)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
-    write_stamp(out, inputs_hash, stage="distill_rl", options=asdict(options))
+    write_stamp(
+        out,
+        inputs_hash,
+        stage="distill_rl",
+        options={**options.model_dump(mode="json"), **asdict(prompting)},
+    )
     return out
 
 

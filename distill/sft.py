@@ -13,7 +13,7 @@ import csv
 import json
 import shutil
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
 from mimicry.data.errors import InputError
@@ -28,46 +28,11 @@ from mimicry.data.fileio import (
 )
 from mimicry.data.textfile import parse_json_object, read_utf8
 from mimicry.distill.checkpoint_files import drop_incomplete_checkpoints
+from mimicry.distill.config import SFTConfig, resolve_config
 
 CHECKPOINT_DIR = ".checkpoints"
 LOG_NAME = "training_log.csv"
 _RUN_RECORD = "run.json"
-
-
-@dataclass(frozen=True)
-class SFTOptions:
-    """Training options (hashed: a change starts training afresh)."""
-
-    lora: bool = False
-    lora_r: int = 8
-    lora_alpha: int | None = None
-    epochs: float = 1.0
-    lr: float | None = None
-    batch_size: int = 8
-    grad_accum: int = 1
-    max_steps: int = -1
-    seed: int = 0
-    max_length: int = 1024
-    save_steps: int = 50
-    prompt_style: str = "auto"
-    open_think: bool = False
-    open_tag: str = "<think>"
-
-    @property
-    def learning_rate(self) -> float:
-        """Given lr, else 2e-4 for LoRA and 5e-5 for full fine-tuning."""
-        if self.lr is not None:
-            return self.lr
-        return 2e-4 if self.lora else 5e-5
-
-    def validate(self) -> None:
-        for name in ("lora_r", "batch_size", "grad_accum", "max_length", "save_steps"):
-            if getattr(self, name) < 1:
-                raise InputError(f"must be >= 1, got {getattr(self, name)}", field=name)
-        if self.epochs <= 0 and self.max_steps <= 0:
-            raise InputError("give epochs > 0 or max_steps > 0", field="epochs")
-        if self.lr is not None and self.lr <= 0:
-            raise InputError(f"must be > 0, got {self.lr}", field="lr")
 
 
 @dataclass
@@ -140,23 +105,14 @@ def train_student(
     data,
     out_dir,
     *,
-    lora: bool = False,
-    lora_r: int = 8,
-    lora_alpha: int | None = None,
-    epochs: float = 1.0,
-    lr: float | None = None,
-    batch_size: int = 8,
-    grad_accum: int = 1,
-    max_steps: int = -1,
-    seed: int = 0,
-    max_length: int = 1024,
-    save_steps: int = 50,
+    config: SFTConfig | None = None,
     prompt_style: str = "auto",
     open_think: bool = False,
     open_tag: str = "<think>",
     trust_remote_code: bool = False,
     callbacks: Sequence = (),
     show_progress: bool = False,
+    **overrides,
 ) -> TrainSummary:
     """Distil a student from one ablation set.
 
@@ -164,14 +120,9 @@ def train_student(
         student: HF folder (or hub name) of the model to fine-tune.
         data: an ablation set folder (with train.jsonl) or the train.jsonl itself.
         out_dir: the student's HF folder (written with training_log.csv).
-        lora, lora_r, lora_alpha: LoRA on all linear layers (alpha default 2r), merged on save.
-        epochs, max_steps: training length (max_steps > 0 wins).
-        lr: learning rate (default 2e-4 LoRA, 5e-5 full).
-        batch_size, grad_accum: per-device batch and gradient accumulation.
-        seed: seed of init (LoRA), data order and dropout.
-        max_length: longer sequences are truncated (start kept).
-        save_steps: checkpoint interval for resume.
-        prompt_style: 'auto' | 'chat' | 'plain', as in generation.
+        config: the training options (`SFTConfig`, default `SFTConfig()`: length, learning rate,
+            batch, LoRA, seed, checkpoints); keyword overrides of its fields are validated on top.
+        prompt_style: 'auto' | 'chat' | 'plain', as in generation (the model's convention).
         open_think, open_tag: end plain prompts with the open tag, as in generation.
         callbacks: extra transformers TrainerCallbacks.
     """
@@ -179,29 +130,15 @@ def train_student(
     from datasets import Dataset
     from transformers.trainer_callback import PrinterCallback
     from transformers.trainer_utils import get_last_checkpoint
-    from trl import SFTConfig, SFTTrainer
+    from trl import SFTConfig as TrlSFTConfig
+    from trl import SFTTrainer
 
     from mimicry.distill.backends.prompting import resolve_style
     from mimicry.distill.trainer_args import QUIET_TRAINER_ARGS
     from mimicry.probes.loading import load_causal_lm, load_tokenizer
 
-    options = SFTOptions(
-        lora=lora,
-        lora_r=lora_r,
-        lora_alpha=lora_alpha,
-        epochs=epochs,
-        lr=lr,
-        batch_size=batch_size,
-        grad_accum=grad_accum,
-        max_steps=max_steps,
-        seed=seed,
-        max_length=max_length,
-        save_steps=save_steps,
-        prompt_style=prompt_style,
-        open_think=open_think,
-        open_tag=open_tag,
-    )
-    options.validate()
+    options = resolve_config(SFTConfig, config, overrides)
+    prompting = {"prompt_style": prompt_style, "open_think": open_think, "open_tag": open_tag}
     train_file = _train_file(data)
     rows = read_sft_examples(train_file)
     from mimicry.probes.loading import check_model_source
@@ -209,7 +146,9 @@ def train_student(
     check_model_source(student, field="student")  # before anything is written under out
     out = Path(out_dir)
     inputs_hash = hash_inputs(
-        train_file, model_fingerprint(student, ignore={STAMP_NAME}), asdict(options)
+        train_file,
+        model_fingerprint(student, ignore={STAMP_NAME}),
+        {**options.model_dump(mode="json"), **prompting},
     )
     summary = TrainSummary(out_dir=out, n_examples=len(rows))
     if is_fresh(out, inputs_hash):
@@ -231,12 +170,12 @@ def train_student(
     cuda = torch.cuda.is_available()
     if cuda:
         model = model.to("cuda")
-    config = SFTConfig(
+    trainer_config = TrlSFTConfig(
         **{**QUIET_TRAINER_ARGS, "disable_tqdm": not show_progress},
         output_dir=str(checkpoints),
         num_train_epochs=options.epochs,
-        max_steps=options.max_steps,
-        learning_rate=options.learning_rate,
+        max_steps=options.max_steps or -1,
+        learning_rate=options.lr,
         per_device_train_batch_size=options.batch_size,
         gradient_accumulation_steps=options.grad_accum,
         logging_steps=1,
@@ -263,9 +202,9 @@ def train_student(
         )
     trainer = SFTTrainer(
         model=model,
-        args=config,
+        args=trainer_config,
         train_dataset=Dataset.from_list(
-            to_dataset_rows(rows, style, open_think=options.open_think, open_tag=options.open_tag)
+            to_dataset_rows(rows, style, open_think=open_think, open_tag=open_tag)
         ),
         processing_class=tokenizer,
         peft_config=peft_config,
@@ -292,7 +231,13 @@ def train_student(
         path.replace(out / path.name)
     staging.rmdir()
     _write_log(trainer.state.log_history, out / LOG_NAME)
-    write_stamp(out, inputs_hash, stage="distill", n_examples=len(rows), options=asdict(options))
+    write_stamp(
+        out,
+        inputs_hash,
+        stage="distill",
+        n_examples=len(rows),
+        options={**options.model_dump(mode="json"), **prompting},
+    )
     shutil.rmtree(checkpoints, ignore_errors=True)
     return _fill_from_log(summary, out / LOG_NAME)
 

@@ -25,8 +25,10 @@ from mimicry.data.exclusions import Exclusions
 from mimicry.data.fileio import atomic_file
 from mimicry.data.reasoning import answers_match
 from mimicry.data.stats import bootstrap_indices, percentile_ci, permutation_p
+from mimicry.probes.config import resolve_config
 from mimicry.probes.directions import difficulty_directions, directions_path, load_directions
 from mimicry.probes.prompting import PromptConvention
+from mimicry.probes.steer_config import SteerConfig
 from mimicry.probes.steer_generation import (  # noqa: F401 (the steering API lives here too)
     REMOTE_MODES,
     generate_texts,
@@ -110,50 +112,78 @@ def render_prompts(
     return texts, convention.adds_special_tokens(tokenizer)
 
 
+def steer_layer(run: str | Path, model: str, position: str = "last_prompt") -> int:
+    """The layer steered when none is given: `model`'s best human-RT probe layer (>= 1) at
+    `position` in RUN/probes/probes.csv, else the middle of its captured layers."""
+    import json
+
+    run = Path(run)
+    manifest = run / "activations" / model / "manifest.json"
+    n_layers = json.loads(manifest.read_text())["n_layers"] if manifest.is_file() else 2
+    probes = run / "probes" / "probes.csv"
+    if probes.is_file():
+        table = pd.read_csv(probes)
+        rows = table[
+            (table["model"] == model)
+            & (table["target"] == "human_rt")
+            & (table["feature_set"] == "activations")
+            & (table["position"] == position)
+            & (table["layer"] >= 1)
+        ]
+        if not rows.empty:
+            return int(rows.sort_values("score").iloc[-1]["layer"])
+    return max(1, n_layers // 2)
+
+
 def steer_run(
     model_path: str | Path,
     run: str | Path,
     *,
-    layer: int,
-    alphas: Sequence[float],
+    max_new_tokens: int,
+    batch_size: int,
+    config: SteerConfig | None = None,
     items_path: str | Path | None = None,
     out_path: str | Path | None = None,
     name: str | None = None,
-    position: str = "last_prompt",
-    max_new_tokens: int = 64,
-    batch_size: int = 16,
-    limit: int | None = None,
-    n_boot: int = 1000,
-    seed: int = 0,
     trust_remote_code: bool = False,
     remote: str = "no",
     convention: PromptConvention | None = None,
     template: str | None = None,
     think_tags: tuple[str, str] = ("<think>", "</think>"),
     open_think: bool = False,
+    **overrides,
 ) -> Path:
     """Generate under each alpha and write steer.csv (+ steer_generations.csv and
     steer_exclusions.csv beside it).
 
+    `config` holds the test's options (default `SteerConfig()`: layer, position, alphas, items,
+    bootstrap); keyword overrides of its fields are validated on top. `max_new_tokens` and
+    `batch_size` are the model's generation options (`GenerateConfig`, as its traces were
+    generated), so alpha = 0 pads and decodes as `generate` did.
     `remote`: "no" (forward hook and the generate stage's loop here), "local" (nnsight, through
     its remote serialisation, run here: the dry run of NDIF) or "ndif" (nnsight on NDIF; the
     weights never load here; needs NDIF_API_KEY). `convention` is the model's prompt convention,
     as its traces were generated (default: the library default, as `generate` uses); the legacy
     `template` ('raw' or 'chat'), `think_tags` and `open_think` build one when it is not given.
-    `batch_size` should equal the generate stage's, so alpha = 0 pads (and decodes) as it did.
     """
     from mimicry.probes.loading import load_tokenizer
     from mimicry.probes.probing.run_reader import read_item_table
 
+    options = resolve_config(SteerConfig, config, overrides)
+    for field, value in (("max_new_tokens", max_new_tokens), ("batch_size", batch_size)):
+        if value < 1:
+            raise InputError(f"must be at least 1, got {value}", field=field)
     run = Path(run)
     model_path = Path(model_path)
     name = name or model_path.name
+    position, n_boot, seed = options.position, options.n_boot, options.seed
+    layer = options.layer if options.layer is not None else steer_layer(run, name, position)
     items_path = Path(items_path) if items_path else run / "items.csv"
     out_path = Path(out_path) if out_path else run / "probes" / "steer.csv"
-    alphas = sorted(set(float(a) for a in alphas) | {0.0})
+    alphas = sorted(set(float(a) for a in options.alphas) | {0.0})
     items = read_item_table(items_path)
-    if limit is not None:
-        items = items.head(limit)
+    if options.n_items is not None:
+        items = items.head(options.n_items)
     direction, resid_norm = _direction(run, name, position, layer, items_path)
     tokenizer = load_tokenizer(model_path, trust_remote_code=trust_remote_code)
     if convention is None:

@@ -396,9 +396,9 @@ CASES: list = [
         None,
     ),
     (
-        "distill-lr",
-        "distill --student {w}/model --data {w}/traces.jsonl --out {w}/s --lr -1",
-        "field 'lr'",
+        "distill-learning-rate",
+        "distill --student {w}/model --data {w}/traces.jsonl --out {w}/s --learning-rate -1",
+        "field 'learning_rate'",
         None,
     ),
     (
@@ -511,26 +511,26 @@ CASES: list = [
     # steer
     (
         "steer-alpha-nan-inf",
-        "steer --model {w}/model --run {w}/run --layer 1 --alpha nan,inf",
-        "field 'alpha'",
+        "steer --model {w}/model --run {w}/run --layer 1 --alphas nan,inf",
+        "field 'alphas'",
         None,
     ),
     (
         "steer-alpha-empty-and-text",
-        "steer --model {w}/model --run {w}/run --layer 1 --alpha 1,,x",
-        "field 'alpha'",
+        "steer --model {w}/model --run {w}/run --layer 1 --alphas 1,,x",
+        "field 'alphas'",
         None,
     ),
     (
         "steer-alpha-text",
-        "steer --model {w}/model --run {w}/run --layer 1 --alpha 1,x",
-        "field 'alpha'",
+        "steer --model {w}/model --run {w}/run --layer 1 --alphas 1,x",
+        "field 'alphas'",
         None,
     ),
     (
         "steer-limit",
-        "steer --model {w}/model --run {w}/run --layer 1 --limit -2",
-        "field 'limit'",
+        "steer --model {w}/model --run {w}/run --layer 1 --n-items -2",
+        "field 'n_items'",
         None,
     ),
     (

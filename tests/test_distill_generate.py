@@ -65,7 +65,7 @@ def chain_model(tmp_path_factory):
     base = make_tiny_model(
         root / "base", "gpt2", texts=[f"{r['prompt']} {r['completion']} other" for r in rows]
     )
-    train_student(base, root, root / "student", max_steps=60, lr=1e-2, batch_size=24)
+    train_student(base, root, root / "student", max_steps=60, learning_rate=1e-2, batch_size=24)
     return root / "student"
 
 

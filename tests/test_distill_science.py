@@ -82,7 +82,7 @@ def test_length_matched_student_stops_tracking_difficulty(tmp_path):
             tmp_path / "ablations" / condition,
             tmp_path / "students" / condition,
             max_steps=60,
-            lr=1e-2,
+            learning_rate=1e-2,
             batch_size=24,
         )
         assert summary.last_loss < 0.3 * summary.first_loss

@@ -60,7 +60,7 @@ def test_student_reloads_and_its_loss_fell(sft_set, tmp_path):
     data, texts, _ = sft_set
     base = make_tiny_model(tmp_path / "base", "gpt2", texts=texts)
     out = tmp_path / "students" / "original"
-    summary = train_student(base, data, out, max_steps=20, lr=5e-3, batch_size=8)
+    summary = train_student(base, data, out, max_steps=20, learning_rate=5e-3, batch_size=8)
     student = AutoModelForCausalLM.from_pretrained(out)
     assert student.config.model_type == "gpt2"
     log = read_log(out / "training_log.csv")
@@ -70,7 +70,7 @@ def test_student_reloads_and_its_loss_fell(sft_set, tmp_path):
     assert summary.first_loss == losses[0] and summary.last_loss == losses[-1]
     assert not (out / CHECKPOINT_DIR).exists()
     assert (out / "tokenizer.json").is_file() and (out / "model.safetensors").is_file()
-    assert train_student(base, data, out, max_steps=20, lr=5e-3, batch_size=8).skipped
+    assert train_student(base, data, out, max_steps=20, learning_rate=5e-3, batch_size=8).skipped
 
 
 class StopAt(TrainerCallback):
@@ -88,7 +88,7 @@ def test_interrupted_training_resumes_from_the_last_checkpoint(sft_set, tmp_path
     data, texts, _ = sft_set
     base = make_tiny_model(tmp_path / "base", "llama", texts=texts)
     out = tmp_path / "student"
-    options = dict(max_steps=8, lr=5e-3, batch_size=4, save_steps=3)
+    options = dict(max_steps=8, learning_rate=5e-3, batch_size=4, save_steps=3)
     with pytest.raises(KeyboardInterrupt):
         train_student(base, data, out, callbacks=[StopAt(5)], **options)
     assert (out / CHECKPOINT_DIR / "checkpoint-3").is_dir()
@@ -113,7 +113,7 @@ def test_a_kill_inside_a_checkpoint_write_resumes_from_the_previous_one(sft_set,
     student equals an uninterrupted run's."""
     data, texts, _ = sft_set
     base = make_tiny_model(tmp_path / "base", "llama", texts=texts)
-    options = dict(max_steps=8, lr=5e-3, batch_size=4, save_steps=3)
+    options = dict(max_steps=8, learning_rate=5e-3, batch_size=4, save_steps=3)
     reference = tmp_path / "reference"
     train_student(base, data, reference, **options)
 
@@ -145,7 +145,7 @@ def test_a_kill_inside_a_checkpoint_write_resumes_from_the_previous_one(sft_set,
 def test_only_incomplete_checkpoints_fall_back_to_a_fresh_start(sft_set, tmp_path):
     data, texts, _ = sft_set
     base = make_tiny_model(tmp_path / "base", "gpt2", texts=texts)
-    options = dict(max_steps=4, lr=5e-3, batch_size=4, save_steps=2)
+    options = dict(max_steps=4, learning_rate=5e-3, batch_size=4, save_steps=2)
     out = tmp_path / "student"
     with pytest.raises(KeyboardInterrupt):
         train_student(base, data, out, callbacks=[StopAt(3)], **options)
@@ -162,7 +162,7 @@ def test_lora_student_is_merged_into_a_plain_model(sft_set, tmp_path):
     base = make_tiny_model(tmp_path / "base", "qwen2", texts=texts)
     out = tmp_path / "lora"
     summary = train_student(
-        base, data, out, lora=True, lora_r=4, max_steps=6, lr=1e-2, batch_size=8
+        base, data, out, lora=True, lora_r=4, max_steps=6, learning_rate=1e-2, batch_size=8
     )
     assert summary.steps == 6
     assert not (out / "adapter_config.json").exists()
@@ -188,7 +188,7 @@ def test_cli_distill_and_bad_training_data(sft_set, tmp_path, capsys):
             str(out),
             "--max-steps",
             "3",
-            "--lr",
+            "--learning-rate",
             "1e-3",
             "--batch-size",
             "4",
@@ -249,7 +249,9 @@ def test_chat_template_student_round_trip(tmp_path):
     base = make_tiny_like(
         tmp_path / "base", "qwq-32b", texts=[f"{r['prompt']} {r['completion']}" for r in rows]
     )
-    train_student(base, tmp_path, tmp_path / "student", max_steps=40, lr=1e-2, batch_size=3)
+    train_student(
+        base, tmp_path, tmp_path / "student", max_steps=40, learning_rate=1e-2, batch_size=3
+    )
     items = pd.DataFrame(
         [
             {"item_id": r["item_id"], "task": "t", "prompt": r["prompt"], "answer": "done"}

@@ -336,7 +336,7 @@ def test_trace_length_counts_the_reasoning_tokens_with_and_without_think_tags(tm
     _, tokenizer, _ = tiny(tmp_path)
     items, reasoning = make_items(4)
     no_tags = PromptConvention(style="plain", instruction="", answer_pattern="the answer is")
-    for template, text in (("raw", " {}"), (no_tags, "{}")):
+    for template, text in (("raw", " {}"), (no_tags.as_dict(), "{}")):
         options = AlongOptions(fractions=(0.0, 1.0), template=template)
         encoded = encode_along(
             tokenizer, items, reasoning, options, model="m", exclusions=Exclusions()

@@ -11,6 +11,7 @@ import typer
 from pydantic import BaseModel
 
 from mimicry.data.errors import InputError
+from mimicry.distill.config import GenerateConfig, RLConfig, SFTConfig
 from mimicry.experiments.cli import build_app, run
 from mimicry.experiments.commands.options import (
     build_config,
@@ -19,14 +20,22 @@ from mimicry.experiments.commands.options import (
     field_default,
     option_name,
 )
+from mimicry.experiments.commands.probe_cmd import GENERATION_ONLY
 from mimicry.experiments.config import BehaviourConfig, RunConfig, load_config
+from mimicry.probes.capture.config import AlongCaptureConfig, CaptureConfig
 from mimicry.probes.config import EffortConfig, ProbeConfig
+from mimicry.probes.steer_config import SteerConfig
 
-# command -> (its config model, the fields it does not offer on the command line)
+# command -> [(a config model, the fields of it the command does not offer)]
 CONVERTED = {
-    "behaviour": (BehaviourConfig, ()),
-    "probe": (ProbeConfig, ()),
-    "effort": (EffortConfig, ()),
+    "behaviour": [(BehaviourConfig, ())],
+    "probe": [(ProbeConfig, ())],
+    "effort": [(EffortConfig, ()), (AlongCaptureConfig, ())],
+    "generate": [(GenerateConfig, ())],
+    "distill": [(SFTConfig, ())],
+    "rl": [(RLConfig, ())],
+    "capture": [(CaptureConfig, ())],
+    "steer": [(SteerConfig, ()), (GenerateConfig, GENERATION_ONLY)],
 }
 
 
@@ -35,28 +44,33 @@ def _click_command(name: str):
 
 
 def _config_params(name: str) -> dict[str, object]:
-    """The click options of `name` that come from its config model, by field name."""
-    model, _ = CONVERTED[name]
-    return {p.name: p for p in _click_command(name).params if p.name in model.model_fields}
+    """The click options of `name` that come from its config models, by field name."""
+    fields = {f for model, _ in CONVERTED[name] for f in model.model_fields}
+    return {p.name: p for p in _click_command(name).params if p.name in fields}
 
 
 @pytest.mark.parametrize("command", sorted(CONVERTED))
 def test_cli_options_are_the_config_fields_with_their_defaults(command):
-    model, excluded = CONVERTED[command]
     params = _config_params(command)
-    offered = set(model.model_fields) - set(excluded)
-    assert set(params) == offered
+    offered_by = {
+        name: model
+        for model, excluded in CONVERTED[command]
+        for name in model.model_fields
+        if name not in excluded
+    }
+    assert set(params) == set(offered_by)
     every_option = [opt for p in _click_command(command).params for opt in p.opts]
     assert len(every_option) == len(set(every_option)), "an option is declared twice"
-    for name in offered:
+    for name, model in offered_by.items():
         field = model.model_fields[name]
         param = params[name]
         assert option_name(name) in param.opts
         assert param.default == cli_default(field), name
         assert (param.help or "").startswith(field.description), name
     # the command line's defaults, parsed as the command parses them, are the model's defaults
-    defaults = {name: params[name].default for name in offered}
-    assert build_config(model, defaults) == model()
+    for model, _ in CONVERTED[command]:
+        defaults = {n: params[n].default for n, m in offered_by.items() if m is model}
+        assert build_config(model, defaults) == model()
 
 
 def test_library_cli_and_yaml_share_the_behaviour_defaults(tmp_path):

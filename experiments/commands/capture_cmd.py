@@ -1,4 +1,8 @@
-"""`mimicry capture`: residual-stream activations and attention entropy of one model."""
+"""`mimicry capture`: residual-stream activations and attention entropy of one model.
+
+Its options are the fields of `CaptureConfig` (the run config's `capture` section); the command
+declares its inputs, outputs and how the model is loaded and prompted.
+"""
 
 from __future__ import annotations
 
@@ -7,14 +11,17 @@ from typing import Annotated
 
 import typer
 
+from mimicry.experiments.commands.options import config_options
 from mimicry.experiments.commands.prompting_flags import (
     AnswerPattern,
     Instruction,
     SystemPrompt,
     convention_from_flags,
 )
+from mimicry.probes.capture.config import CaptureConfig
 
 
+@config_options(CaptureConfig)
 def capture_command(
     model: Annotated[str, typer.Option("--model", help="Local HF model folder or hub name.")],
     items: Annotated[Path, typer.Option("--items", help="Item table (CSV or JSONL).")],
@@ -36,24 +43,6 @@ def capture_command(
             "--name", help="Output name under activations/ and entropy/ (default: model)."
         ),
     ] = None,
-    positions: Annotated[
-        str | None,
-        typer.Option(
-            "--positions",
-            help="Comma list of last_prompt, mean_prompt, mean_trace, think_open "
-            "(default: all with --traces, the prompt ones without).",
-        ),
-    ] = None,
-    backend: Annotated[
-        str,
-        typer.Option(
-            "--backend",
-            help="nnsight (batched) or transformer_lens (unpadded, one item at a time).",
-        ),
-    ] = "nnsight",
-    batch_size: Annotated[
-        int, typer.Option("--batch-size", help="Items per forward pass; 0: from free memory.")
-    ] = 8,
     dtype: Annotated[
         str, typer.Option("--dtype", help="float32, bfloat16 or float16.")
     ] = "float32",
@@ -64,19 +53,6 @@ def capture_command(
     revision: Annotated[
         str | None, typer.Option("--revision", help="Hub revision (branch, tag or commit).")
     ] = None,
-    shard_size: Annotated[
-        int, typer.Option("--shard-size", help="Items per resumable shard on disk.")
-    ] = 256,
-    entropy: Annotated[
-        bool, typer.Option("--entropy/--no-entropy", help="Write attention entropy per head.")
-    ] = True,
-    entropy_method: Annotated[
-        str,
-        typer.Option(
-            "--entropy-method",
-            help="auto (fused on CPU, else chunked), chunked, fused, or eager (the reference).",
-        ),
-    ] = "auto",
     template: Annotated[
         str,
         typer.Option(
@@ -94,10 +70,6 @@ def capture_command(
     think_close: Annotated[
         str, typer.Option("--think-close", help="Marker that closes reasoning.")
     ] = "</think>",
-    max_tokens: Annotated[
-        int | None,
-        typer.Option("--max-tokens", help="Exclude longer items (default: the model's context)."),
-    ] = None,
     remote: Annotated[
         str,
         typer.Option(
@@ -106,17 +78,16 @@ def capture_command(
             "here (dry run of NDIF); ndif: run on NDIF (needs NDIF_API_KEY; residuals only).",
         ),
     ] = "no",
+    *,
+    config: CaptureConfig,
 ) -> None:
     """Capture per-layer residuals at chosen positions and attention entropy into RUN."""
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
     from mimicry.data.lock import run_lock
-    from mimicry.experiments.commands.checks import existing_file, model_source, positive
+    from mimicry.experiments.commands.checks import existing_file, model_source
 
-    positive(shard_size, "shard_size")
-    positive(batch_size, "batch_size", allow_zero=True)
-    positive(max_tokens, "max_tokens")
     existing_file(items, "items")
     model_source(model, field="model", device=device)
     from mimicry.probes.capture import capture_run
@@ -136,18 +107,13 @@ def capture_command(
                 items,
                 out,
                 name,
+                config=config,
                 traces=traces or None,
                 trace_model=trace_model,
-                positions=positions,
-                backend=backend,
-                batch_size=batch_size,
                 dtype=dtype,
                 device=device,
                 trust_remote_code=trust_remote_code,
                 revision=revision,
-                shard_size=shard_size,
-                entropy=entropy,
-                entropy_method=entropy_method,
                 template=convention_from_flags(
                     prompt_style={"raw": "plain"}.get(template, template),
                     system_prompt=system_prompt,
@@ -156,7 +122,6 @@ def capture_command(
                     think_tags=(think_open, think_close),
                 ),
                 think_tags=(think_open, think_close),
-                max_tokens=max_tokens,
                 remote=remote,
                 on_batch=lambda n: progress.advance(task, n),
             )

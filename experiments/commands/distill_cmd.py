@@ -8,6 +8,8 @@ from typing import Annotated
 
 import typer
 
+from mimicry.distill.config import GenerateConfig, RLConfig, SFTConfig
+from mimicry.experiments.commands.options import config_options
 from mimicry.experiments.commands.prompting_flags import (
     AnswerPattern,
     Instruction,
@@ -17,20 +19,11 @@ from mimicry.experiments.commands.prompting_flags import (
 )
 
 
+@config_options(GenerateConfig)
 def generate(
     model: Annotated[str, typer.Option("--model", help="Model folder (or hub name).")],
     items: Annotated[Path, typer.Option("--items", help="Item table (CSV or JSONL).")],
     out: Annotated[Path, typer.Option("--out", help="Trace file to write (JSONL).")],
-    samples: Annotated[int, typer.Option("--samples", help="Samples per item.")] = 1,
-    temperature: Annotated[
-        float, typer.Option("--temperature", help="0 = greedy; > 0 = seeded sampling.")
-    ] = 0.0,
-    max_new_tokens: Annotated[
-        int, typer.Option("--max-new-tokens", help="Generation budget per sample.")
-    ] = 256,
-    batch_size: Annotated[int, typer.Option("--batch-size", help="Prompts per batch.")] = 8,
-    seed: Annotated[int, typer.Option("--seed", help="Seed (each batch gets its own).")] = 0,
-    backend: Annotated[str, typer.Option("--backend", help="hf or vllm (GPU, optional).")] = "hf",
     name: Annotated[
         str | None, typer.Option("--name", help="Model name in the traces (default: folder name).")
     ] = None,
@@ -57,6 +50,8 @@ def generate(
     trust_remote_code: Annotated[
         bool, typer.Option("--trust-remote-code", help="Allow custom model code.")
     ] = False,
+    *,
+    config: GenerateConfig,
 ) -> None:
     """Generate reasoning traces for every item; resumable; unparsed generations kept and counted."""
     from mimicry.data.fileio import check_out_file, record_output
@@ -65,14 +60,9 @@ def generate(
         existing_file,
         is_trace_file,
         model_source,
-        positive,
         suite_trace_file,
     )
 
-    positive(samples, "samples")
-    positive(max_new_tokens, "max_new_tokens")
-    positive(batch_size, "batch_size")
-    positive(temperature, "temperature", allow_zero=True)
     existing_file(items, "items")
     model_source(model, field="model", device=None if device == "auto" else device)
     check_out_file(out, own=lambda path: suite_trace_file(path, is_trace_file))
@@ -94,13 +84,8 @@ def generate(
             model,
             items,
             out,
+            config=config,
             name=name,
-            samples=samples,
-            temperature=temperature,
-            max_new_tokens=max_new_tokens,
-            batch_size=batch_size,
-            seed=seed,
-            backend=backend,
             delimiter=delimiter,
             convention=convention,
             device=device,
@@ -186,35 +171,13 @@ def ablate(
         raise typer.Exit(1)
 
 
+@config_options(SFTConfig)
 def distill(
     student: Annotated[str, typer.Option("--student", help="Student model folder (or hub name).")],
     data: Annotated[
         Path, typer.Option("--data", help="Ablation set folder (DIR/SET) or its train.jsonl.")
     ],
     out: Annotated[Path, typer.Option("--out", help="Student output folder (HF format).")],
-    lora: Annotated[
-        bool, typer.Option("--lora", help="LoRA, merged into the weights on save.")
-    ] = False,
-    lora_r: Annotated[int, typer.Option("--lora-r", help="LoRA rank.")] = 8,
-    lora_alpha: Annotated[
-        int | None, typer.Option("--lora-alpha", help="LoRA alpha (default 2r).")
-    ] = None,
-    epochs: Annotated[float, typer.Option("--epochs", help="Training epochs.")] = 1.0,
-    lr: Annotated[
-        float | None, typer.Option("--lr", help="Learning rate (default 2e-4 LoRA, 5e-5 full).")
-    ] = None,
-    batch_size: Annotated[int, typer.Option("--batch-size", help="Per-device batch size.")] = 8,
-    grad_accum: Annotated[int, typer.Option("--grad-accum", help="Gradient accumulation.")] = 1,
-    max_steps: Annotated[
-        int, typer.Option("--max-steps", help="Stop after N steps (overrides epochs).")
-    ] = -1,
-    seed: Annotated[int, typer.Option("--seed", help="Seed of init, data order, dropout.")] = 0,
-    max_length: Annotated[
-        int, typer.Option("--max-length", help="Truncate longer sequences (start kept).")
-    ] = 1024,
-    save_steps: Annotated[
-        int, typer.Option("--save-steps", help="Checkpoint interval (for resume).")
-    ] = 50,
     prompt_style: Annotated[
         str, typer.Option("--prompt-style", help="auto, chat or plain (as in generate).")
     ] = "auto",
@@ -225,22 +188,12 @@ def distill(
     trust_remote_code: Annotated[
         bool, typer.Option("--trust-remote-code", help="Allow custom model code.")
     ] = False,
+    *,
+    config: SFTConfig,
 ) -> None:
     """Distil a student by SFT on one ablation set (completion-only loss); resumes if killed."""
-    from mimicry.data.errors import InputError
     from mimicry.data.fileio import check_out_dir
-    from mimicry.experiments.commands.checks import positive
 
-    positive(lora_r, "lora_r")
-    positive(lora_alpha, "lora_alpha")
-    positive(epochs, "epochs")
-    positive(lr, "lr")
-    positive(batch_size, "batch_size")
-    positive(grad_accum, "grad_accum")
-    positive(max_length, "max_length")
-    positive(save_steps, "save_steps")
-    if max_steps == 0 or max_steps < -1:
-        raise InputError(f"must be > 0 (or -1: use epochs), got {max_steps}", field="max_steps")
     if not (out / ".checkpoints").is_dir():  # a killed run's folder resumes
         check_out_dir(out)
     from mimicry.data.lock import output_lock
@@ -251,17 +204,7 @@ def distill(
             student,
             data,
             out,
-            lora=lora,
-            lora_r=lora_r,
-            lora_alpha=lora_alpha,
-            epochs=epochs,
-            lr=lr,
-            batch_size=batch_size,
-            grad_accum=grad_accum,
-            max_steps=max_steps,
-            seed=seed,
-            max_length=max_length,
-            save_steps=save_steps,
+            config=config,
             prompt_style=prompt_style,
             open_think=open_think,
             trust_remote_code=trust_remote_code,
@@ -273,6 +216,55 @@ def distill(
         f"{out}: {state}{resumed}; {summary.n_examples} examples, {summary.steps} steps, "
         f"loss {summary.first_loss:.4g} -> {summary.last_loss:.4g} ({out / 'training_log.csv'})"
     )
+
+
+@config_options(RLConfig)
+def rl(
+    student: Annotated[str, typer.Option("--student", help="Start model folder (or hub name).")],
+    items: Annotated[
+        Path, typer.Option("--items", help="Item table (prompt, answer): the training prompts.")
+    ],
+    out: Annotated[Path, typer.Option("--out", help="Student output folder (HF format).")],
+    prompt_style: Annotated[
+        str, typer.Option("--prompt-style", help="auto, chat or plain (as in generate).")
+    ] = "auto",
+    open_think: Annotated[
+        bool,
+        typer.Option("--open-think", help="End plain prompts with the open tag (as in generate)."),
+    ] = False,
+    open_tag: Annotated[str, typer.Option("--open-tag", help="Reasoning open tag.")] = "<think>",
+    close_tag: Annotated[
+        str, typer.Option("--close-tag", help="Reasoning close tag.")
+    ] = "</think>",
+    trust_remote_code: Annotated[
+        bool, typer.Option("--trust-remote-code", help="Allow custom model code.")
+    ] = False,
+    *,
+    config: RLConfig,
+) -> None:
+    """Train a student by GRPO with the teacher's reward (correct minus a cost per token)."""
+    from mimicry.data.fileio import check_out_dir
+    from mimicry.data.lock import output_lock
+    from mimicry.experiments.commands.checks import existing_file, model_source
+
+    existing_file(items, "items")
+    model_source(student, field="student")
+    check_out_dir(out)
+    from mimicry.distill.rl import RLPrompting, train_rl_student
+
+    prompting = RLPrompting(
+        prompt_style=prompt_style, open_think=open_think, open_tag=open_tag, close_tag=close_tag
+    )
+    with output_lock(out):
+        path = train_rl_student(
+            student,
+            items,
+            out,
+            config=config,
+            prompting=prompting,
+            trust_remote_code=trust_remote_code,
+        )
+    print(f"{path}: trained ({config.max_steps} GRPO steps, {path / 'training_log.csv'})")
 
 
 def lexicon(
@@ -311,4 +303,5 @@ def register(app: typer.Typer) -> None:
     app.command("generate")(generate)
     app.command("ablate")(ablate)
     app.command("distill")(distill)
+    app.command("rl")(rl)
     app.command("lexicon")(lexicon)

@@ -14,6 +14,7 @@ import typer
 from mimicry.data.errors import InputError
 from mimicry.data.models import read_roster
 from mimicry.experiments.commands.options import config_options
+from mimicry.probes.capture.config import AlongCaptureConfig
 from mimicry.probes.config import EffortConfig
 
 
@@ -87,6 +88,7 @@ def _teacher(run: Path, option: str | None) -> str:
 
 
 @config_options(EffortConfig)
+@config_options(AlongCaptureConfig, param="along")
 def effort(
     run: Annotated[Path, typer.Argument(help="Run directory (items.csv, traces/, activations/).")],
     models: str = typer.Option(None, help="Comma-separated models (default: all with traces)."),
@@ -94,9 +96,6 @@ def effort(
     sources: str = typer.Option(
         None, help="NAME=PATH,... model weights (default: each activations manifest's source)."
     ),
-    batch_size: int = typer.Option(8, help="Items per forward pass."),
-    max_batch_tokens: int = typer.Option(16384, help="Cap on items x padded length per batch."),
-    shard_rows: int = typer.Option(2048, help="Rows per safetensors shard."),
     random_init: bool = typer.Option(
         True, help="Read <model>__random_init (when captured) on the same texts as a baseline."
     ),
@@ -105,6 +104,7 @@ def effort(
     trust_remote_code: bool = typer.Option(False, help="Allow custom model code."),
     *,
     config: EffortConfig,
+    along: AlongCaptureConfig,
 ) -> None:
     """Probe the residual stream along each trace for the work left, teacher vs base vs students."""
     effort_run(
@@ -113,9 +113,7 @@ def effort(
         models=models,
         teacher=teacher,
         sources=sources,
-        batch_size=batch_size,
-        max_batch_tokens=max_batch_tokens,
-        shard_rows=shard_rows,
+        along=along,
         random_init=random_init,
         dtype=dtype,
         device=device,
@@ -130,22 +128,17 @@ def effort_run(
     models: str | None,
     teacher: str | None,
     sources: str | None,
-    batch_size: int,
-    max_batch_tokens: int,
-    shard_rows: int,
+    along: AlongCaptureConfig,
     random_init: bool,
     dtype: str,
     device: str,
     trust_remote_code: bool,
 ) -> None:
     """The effort stage over a run folder (`mimicry effort` and the pipeline): the probes'
-    options are `config`; the rest say which models to read and how to batch them."""
+    options are `config`, the along-trace capture's batching `along`; the rest say which models
+    to read and how to load them."""
     from mimicry.data.lock import run_lock
-    from mimicry.experiments.commands.checks import positive
 
-    counts = dict(batch_size=batch_size, max_batch_tokens=max_batch_tokens, shard_rows=shard_rows)
-    for field, value in counts.items():
-        positive(value, field)
     if not run.is_dir():
         raise InputError("no such run folder", file=run, field="run")
     with run_lock(run):  # one writer per run folder, as every stage command
@@ -179,9 +172,7 @@ def effort_run(
                 every=config.every,
                 template=manifest.get("prompt_convention") or manifest.get("template", "raw"),
                 think_tags=tuple(manifest.get("think_tags", ("<think>", "</think>"))),
-                batch_size=batch_size,
-                max_batch_tokens=max_batch_tokens,
-                shard_rows=shard_rows,
+                **along.model_dump(),
             )
             load = {"trust_remote_code": trust_remote_code}
             model = load_causal_lm(weights[name], dtype=dtype, device=device, **load)

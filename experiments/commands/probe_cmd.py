@@ -1,6 +1,8 @@
 """`mimicry probe` (per-layer linear probes, baselines, cross-model comparison) and `mimicry steer`.
 
-`probe`'s analysis options are the fields of `ProbeConfig` (the run config's `probe` section).
+`probe`'s analysis options are the fields of `ProbeConfig` (the run config's `probe` section);
+`steer`'s are those of `SteerConfig` (the `steer` section) and the generation budget and batch of
+`GenerateConfig` (the `generate` section).
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from typing import Annotated
 import typer
 
 from mimicry.data.errors import InputError
+from mimicry.distill.config import GenerateConfig
 from mimicry.experiments.commands.options import config_options
 from mimicry.experiments.commands.prompting_flags import (
     AnswerPattern,
@@ -20,6 +23,10 @@ from mimicry.experiments.commands.prompting_flags import (
     convention_from_flags,
 )
 from mimicry.probes.config import ProbeConfig
+from mimicry.probes.steer_config import SteerConfig
+
+GENERATION_ONLY = ("samples", "temperature", "seed", "backend")
+"""`GenerateConfig` fields steering does not take (it decodes greedily, seeded by its own seed)."""
 
 
 def _split(text: str | None) -> list[str] | None:
@@ -76,34 +83,24 @@ def probe(
     print(f"wrote {out / 'probes.csv'}, {out / 'compare.csv'}, {out / 'exclusions.csv'}")
 
 
+@config_options(SteerConfig)
+@config_options(GenerateConfig, exclude=GENERATION_ONLY, param="generation")
 def steer(
     model: Annotated[Path, typer.Option(help="HF model folder to steer.")],
     run: Annotated[
         Path, typer.Option(help="Run directory holding probes/directions (from `mimicry probe`).")
     ],
-    layer: int = typer.Option(
-        ..., help="Activation layer (1..n_layers): output of decoder block L-1."
-    ),
-    alpha: str = typer.Option(
-        "-4,-2,0,2,4", help="Comma-separated multiples of the typical residual norm."
-    ),
     items: Annotated[Path | None, typer.Option(help="Item table (default RUN/items.csv).")] = None,
     out: Annotated[
         Path | None, typer.Option(help="Output CSV (default RUN/probes/steer.csv).")
     ] = None,
     name: str = typer.Option(None, help="Model name in the run (default: the folder name)."),
-    position: str = typer.Option("last_prompt", help="Position whose direction to use."),
-    max_new_tokens: int = typer.Option(64, help="Greedy generation budget."),
-    limit: int = typer.Option(None, help="Use only the first N items."),
-    n_boot: int = typer.Option(1000, help="Bootstrap resamples for the paired CIs."),
-    seed: int = typer.Option(0, help="Seed for the bootstrap."),
     trust_remote_code: bool = typer.Option(False, help="Allow custom model code."),
     remote: str = typer.Option(
         "no",
         help="no: hook + the generate stage's loop here; local: nnsight through its remote "
         "serialisation, run here (dry run of NDIF); ndif: nnsight on NDIF (needs NDIF_API_KEY).",
     ),
-    batch_size: int = typer.Option(8, help="Prompts per batch (as given to `generate`)."),
     prompt_style: PromptStyle = "auto",
     system_prompt: SystemPrompt = None,
     instruction: Instruction = None,
@@ -111,24 +108,22 @@ def steer(
     think_open: str = typer.Option("<think>", help="Marker that opens reasoning."),
     think_close: str = typer.Option("</think>", help="Marker that closes reasoning."),
     open_think: bool = typer.Option(False, help="End plain prompts with the open tag."),
+    *,
+    config: SteerConfig,
+    generation: GenerateConfig,
 ) -> None:
-    """Add alpha x the difficulty direction at one layer and measure reasoning length and accuracy."""
+    """Add alpha x the difficulty direction at one layer and measure reasoning length and accuracy.
+
+    --max-new-tokens and --batch-size are `mimicry generate`'s (give the values the model's
+    traces were generated with, so alpha = 0 reproduces them)."""
     from mimicry.data.fileio import check_out_file, record_output
     from mimicry.data.lock import output_lock, run_lock
     from mimicry.experiments.commands.checks import (
-        finite_list,
         is_steer_table,
         model_source,
-        positive,
         suite_trace_file,
     )
 
-    alphas = finite_list(alpha, "alpha")
-    positive(limit, "limit")
-    positive(n_boot, "n_boot")
-    positive(max_new_tokens, "max_new_tokens")
-    positive(batch_size, "batch_size")
-    positive(layer, "layer")
     if not run.is_dir():
         raise InputError("no such run folder", file=run, field="run")
     if out is not None:
@@ -140,19 +135,14 @@ def steer(
         path = steer_run(
             model,
             run,
-            layer=layer,
-            alphas=alphas,
+            config=config,
+            max_new_tokens=generation.max_new_tokens,
+            batch_size=generation.batch_size,
             items_path=items,
             out_path=out,
             name=name,
-            position=position,
-            max_new_tokens=max_new_tokens,
-            limit=limit,
-            n_boot=n_boot,
-            seed=seed,
             trust_remote_code=trust_remote_code,
             remote=remote,
-            batch_size=batch_size,
             convention=convention_from_flags(
                 prompt_style=prompt_style,
                 system_prompt=system_prompt,

@@ -21,6 +21,7 @@ from mimicry.experiments.config.names import (
 )
 from mimicry.experiments.config.run import RunConfig, dump_config, with_reduced_statistics
 from mimicry.experiments.config.stage_options import (
+    AlongCaptureConfig,
     BehaviourConfig,
     CaptureConfig,
     DistillConfig,
@@ -29,6 +30,9 @@ from mimicry.experiments.config.stage_options import (
     ProbeConfig,
     ReportConfig,
     RLConfig,
+    RunCaptureConfig,
+    RunSteerConfig,
+    SFTConfig,
     SteerConfig,
 )
 
@@ -36,6 +40,7 @@ __all__ = [
     "RL_CONDITIONS",
     "STAGE_NAMES",
     "AblationName",
+    "AlongCaptureConfig",
     "BehaviourConfig",
     "CaptureConfig",
     "ConditionName",
@@ -51,7 +56,10 @@ __all__ = [
     "RLConditionName",
     "RLConfig",
     "ReportConfig",
+    "RunCaptureConfig",
     "RunConfig",
+    "RunSteerConfig",
+    "SFTConfig",
     "StageName",
     "SteerConfig",
     "Strict",

@@ -12,16 +12,16 @@ from mimicry.experiments.config.inputs import ModelsConfig, TasksConfig
 from mimicry.experiments.config.names import STAGE_NAMES, PositionName, StageName, Strict
 from mimicry.experiments.config.stage_options import (
     BehaviourConfig,
-    CaptureConfig,
     DistillConfig,
     EffortConfig,
     GenerateConfig,
     ProbeConfig,
     ReportConfig,
-    SteerConfig,
+    RunCaptureConfig,
+    RunSteerConfig,
 )
 
-SEEDED_SECTIONS = ("behaviour", "probe", "effort")
+SEEDED_SECTIONS = ("generate", "distill", "behaviour", "probe", "effort", "steer")
 """Sections with a `seed` option; where a config leaves it out, it is the run's `seed`."""
 
 
@@ -58,12 +58,12 @@ class RunConfig(Strict):
     generate: GenerateConfig = Field(default_factory=GenerateConfig, description="Generation.")
     distill: DistillConfig = Field(default_factory=DistillConfig, description="Distillation.")
     behaviour: BehaviourConfig = Field(default_factory=BehaviourConfig, description="Behaviour.")
-    capture: CaptureConfig = Field(default_factory=CaptureConfig, description="Capture.")
+    capture: RunCaptureConfig = Field(default_factory=RunCaptureConfig, description="Capture.")
     probe: ProbeConfig = Field(default_factory=ProbeConfig, description="Probes.")
     effort: EffortConfig = Field(
         default_factory=EffortConfig, description="Remaining-effort probes along traces."
     )
-    steer: SteerConfig = Field(default_factory=SteerConfig, description="Steering.")
+    steer: RunSteerConfig = Field(default_factory=RunSteerConfig, description="Steering.")
     report: ReportConfig = Field(default_factory=ReportConfig, description="Report.")
     stages: list[StageName] = Field(
         default_factory=lambda: list(STAGE_NAMES), description="Stages run, in pipeline order."
@@ -148,7 +148,7 @@ class RunConfig(Strict):
     @model_validator(mode="after")
     def _probed_positions_exist(self) -> RunConfig:
         known = get_args(PositionName)
-        captured = self.capture.positions if "capture" in self.stages else known
+        captured = self.capture.captured_positions() if "capture" in self.stages else known
         for k, position in enumerate(self.probe.positions or ()):
             if position not in captured:
                 raise FieldProblem(

@@ -1,24 +1,33 @@
 """The options of each stage, one pydantic class per stage, each option once with its help text.
 
-The probe stages' classes (`ProbeConfig`, `EffortConfig`) live in `mimicry.probes.config`, since
-the probes library takes them and may not import `experiments`; they are re-exported here.
+Each library's own classes live beside it, since `probes` and `distill` take them and may not
+import `experiments`: `ProbeConfig`, `EffortConfig` (`mimicry.probes.config`), `GenerateConfig`,
+`SFTConfig`, `RLConfig` (`mimicry.distill.config`), `CaptureConfig`, `AlongCaptureConfig`
+(`mimicry.probes.capture.config`), `SteerConfig` (`mimicry.probes.steer_config`); they are re-exported here, and the run
+config's sections extend them with what only the pipeline needs.
 """
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import BaseModel, Field, model_validator
 
+from mimicry.distill.config import GenerateConfig, RLConfig, SFTConfig, StudentTraining
 from mimicry.experiments.config.names import (
     RL_CONDITIONS,
     ConditionName,
-    PositionName,
     Strict,
 )
+from mimicry.probes.capture.config import AlongCaptureConfig, CaptureConfig
 from mimicry.probes.config import EffortConfig, ProbeConfig
+from mimicry.probes.steer_config import SteerConfig
+
+RL_SHARED = tuple(StudentTraining.model_fields)
+"""Options of `distill` that the RL students share unless `distill.rl` sets them."""
 
 __all__ = [
+    "AlongCaptureConfig",
     "BehaviourConfig",
     "CaptureConfig",
     "DistillConfig",
@@ -27,47 +36,19 @@ __all__ = [
     "ProbeConfig",
     "RLConfig",
     "ReportConfig",
+    "RunCaptureConfig",
+    "RunSteerConfig",
+    "SFTConfig",
     "SteerConfig",
 ]
 
 
-class GenerateConfig(Strict):
-    """Sampling of reasoning traces (teacher, base and students)."""
+class DistillConfig(SFTConfig):
+    """Students of the base: SFT on the teacher's traces, one per ablation set (the training
+    options of each are `SFTConfig`'s), and RL students (`rl`, `RLConfig`).
 
-    samples: int = Field(1, gt=0, description="Samples per item.")
-    max_new_tokens: int = Field(128, gt=0, description="Generation budget per sample.")
-    temperature: float = Field(0.0, ge=0.0, description="0 means greedy decoding.")
-    batch_size: int = Field(16, gt=0, description="Prompts per generation batch.")
-    backend: Literal["hf", "vllm"] = Field("hf", description="Generation backend.")
-
-
-class RLConfig(Strict):
-    """GRPO of the RL students (`rl`: the base; `sft_then_rl`: the original SFT student)."""
-
-    max_steps: int = Field(60, gt=0, description="GRPO optimiser steps.")
-    learning_rate: float = Field(2e-5, gt=0, description="GRPO learning rate.")
-    batch_size: int = Field(
-        16, gt=0, description="Completions per step (a multiple of num_generations)."
-    )
-    num_generations: int = Field(4, ge=2, description="Completions per prompt (GRPO group).")
-    max_completion_length: int = Field(256, gt=0, description="Longest sampled completion.")
-    cost_per_token: float = Field(
-        0.004, ge=0, description="Reward lost per reasoning token (the teacher's reward)."
-    )
-    temperature: float = Field(1.0, gt=0, description="Sampling temperature of the rollouts.")
-
-    @model_validator(mode="after")
-    def _groups(self) -> RLConfig:
-        if self.batch_size % self.num_generations:
-            raise ValueError(
-                f"batch_size {self.batch_size} must be a multiple of num_generations "
-                f"{self.num_generations}"
-            )
-        return self
-
-
-class DistillConfig(Strict):
-    """Students of the base: SFT on the teacher's traces, one per ablation set, and RL students."""
+    `lora`, `lora_r` and `seed` given here also apply to the RL students unless `rl` sets them.
+    """
 
     conditions: list[ConditionName] = Field(
         default_factory=lambda: [
@@ -79,20 +60,24 @@ class DistillConfig(Strict):
         description="Ablation sets, one SFT student each; `rl` and `sft_then_rl` add GRPO "
         "students (the base by RL alone, and student_original followed by the same RL).",
     )
-    epochs: float = Field(1.0, gt=0, description="SFT epochs over the ablation set.")
-    max_steps: int | None = Field(
-        None, gt=0, description="Cap on optimiser steps (overrides epochs when set)."
-    )
-    learning_rate: float = Field(5e-4, gt=0, description="Peak learning rate.")
-    batch_size: int = Field(8, gt=0, description="Per-step batch size.")
-    lora: bool = Field(
-        False, description="Train a LoRA adapter (merged on save) instead of full FT."
-    )
-    lora_r: int = Field(8, gt=0, description="LoRA rank.")
-    save_steps: int = Field(
-        50, gt=0, description="Checkpoint every N steps (resume point after a kill)."
-    )
     rl: RLConfig = Field(default_factory=RLConfig, description="GRPO of the RL students.")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _shared_with_rl(cls, data: Any) -> Any:
+        """The students' shared options (LoRA, seed) reach the RL students unless `rl` sets them."""
+        if not isinstance(data, dict):
+            return data
+        shared = {k: data[k] for k in RL_SHARED if k in data}
+        rl = data.get("rl", {})
+        if not shared:
+            return data
+        if isinstance(rl, dict):
+            return {**data, "rl": {**shared, **rl}}
+        if isinstance(rl, BaseModel):
+            unset = {k: v for k, v in shared.items() if k not in rl.model_fields_set}
+            return {**data, "rl": rl.model_copy(update=unset)}
+        return data
 
     @model_validator(mode="after")
     def _rl_needs_original(self) -> DistillConfig:
@@ -136,61 +121,34 @@ class BehaviourConfig(Strict):
     figures: bool = Field(True, description="Write a scatter per model x task.")
 
 
-class CaptureConfig(Strict):
-    """Per-layer activations and attention entropy."""
+class RunCaptureConfig(CaptureConfig):
+    """The run's capture: `CaptureConfig` for every model, plus which traces they read and the
+    random-init baseline (pipeline choices)."""
 
-    positions: list[PositionName] = Field(
-        default_factory=lambda: ["last_prompt", "mean_prompt", "mean_trace", "think_open"],
-        description="Token positions whose residual stream is saved.",
-    )
-    batch_size: int = Field(
-        16, ge=0, description="Items per forward pass; 0 chooses it from free GPU memory or RAM."
-    )
-    backend: Literal["nnsight", "transformer_lens"] = Field(
-        "nnsight", description="Capture backend."
-    )
-    shard_size: int = Field(
-        256, gt=0, description="Items per resumable shard (a killed capture resumes at a shard)."
-    )
     traces_from: str | None = Field(
         "teacher",
         description="Read every model on this model's traces (prompt + trace); null: prompt only.",
     )
-    entropy: bool = Field(True, description="Also write attention entropy per layer and head.")
     random_init_baseline: bool = Field(
         True, description="Also capture a random-init copy of the base, named base__random_init."
     )
 
+    def captured_positions(self) -> tuple[str, ...]:
+        """The positions every model's capture writes."""
+        return self.positions_for(self.traces_from is not None)
 
-class SteerConfig(Strict):
-    """Causal test: add the difficulty direction during generation."""
+
+class RunSteerConfig(SteerConfig):
+    """The run's steering test: `SteerConfig` on one model of the run; its generation budget
+    and batch are the `generate` section's (alpha = 0 reproduces the model's traces)."""
 
     model: str = Field(
         "student_original", description="Model steered (a model name of this run, e.g. teacher)."
     )
-    layer: int | None = Field(
-        None,
-        description="Activation layer (1..n_layers); null: the model's best human-RT probe layer.",
-    )
-    position: PositionName = Field(
-        "last_prompt", description="Position whose difference-of-means direction is used."
-    )
-    n_boot: int = Field(1000, gt=0, description="Bootstrap resamples for the paired CIs.")
-    alphas: list[float] = Field(
-        default_factory=lambda: [-0.5, 0.0, 0.5],
-        description="Steering strengths, in multiples of the layer's typical residual norm.",
-    )
-    n_items: int | None = Field(None, gt=0, description="Items steered (null: all).")
 
-    @field_validator("alphas")
-    @classmethod
-    def _finite_alphas(cls, alphas: list[float]) -> list[float]:
-        import math
-
-        bad = [a for a in alphas if not math.isfinite(a)]
-        if bad:
-            raise ValueError(f"alphas must be finite numbers, got {bad[0]!r}")
-        return alphas
+    def steer_config(self) -> SteerConfig:
+        """The library's options (without the run's model name)."""
+        return SteerConfig(**self.model_dump(include=set(SteerConfig.model_fields)))
 
 
 class ReportConfig(Strict):

@@ -19,7 +19,6 @@ from __future__ import annotations
 import contextlib
 import uuid
 from collections.abc import Iterator, Sequence
-from dataclasses import asdict
 from pathlib import Path
 
 import pandas as pd
@@ -185,7 +184,7 @@ def capture_along(
     inputs_hash = hash_inputs(
         FORMAT_VERSION,
         model_key if model_key is not None else uuid.uuid4().hex,
-        {k: v for k, v in asdict(options).items() if k != "shard_rows"},
+        options.model_dump(mode="json", exclude={"shard_rows"}),
         options.shard_rows,
         [(a.item.item_id, a.item.input_ids, a.offsets) for a in encoded],
     )
@@ -202,7 +201,7 @@ def capture_along(
         "d_model": model.config.hidden_size,
         "n_items": len(encoded),
         "item_ids": [a.item.item_id for a in encoded],
-        "options": asdict(options),
+        "options": options.model_dump(mode="json"),
         "padding_side": "left",
         "position_ids": "from attention mask",
         "resid_layout": "[rows, layers + 1, d_model]; 0 = embeddings, "

@@ -10,19 +10,20 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import pandas as pd
+from pydantic import ConfigDict, model_validator
 
 from mimicry.data.errors import InputError
 from mimicry.data.exclusions import Exclusions
 from mimicry.probes.capture.along_store import STAGE
+from mimicry.probes.capture.config import AlongCaptureConfig
 from mimicry.probes.capture.inputs import THINK_CLOSE, THINK_OPEN, EncodedItem, encode_item
+from mimicry.probes.config import DEFAULT_FRACTIONS
 from mimicry.probes.prompting import PromptConvention
 
-DEFAULT_FRACTIONS = tuple(round(k / 10, 1) for k in range(11))
 
-
-@dataclass(frozen=True)
-class AlongOptions:
-    """Which trace positions to read and how to batch them.
+class AlongOptions(AlongCaptureConfig):
+    """Which trace positions to read, how the prompt is rendered, and how to batch (the
+    batching fields and their defaults are `AlongCaptureConfig`'s).
 
     Attributes:
         fractions: fractions of the trace to read (0 = think-open token, 1 = last reasoning token).
@@ -30,29 +31,27 @@ class AlongOptions:
         template: `raw` or `chat`, as the per-item capture renders the prompt.
         think_tags: the reasoning markers of this model family.
         max_tokens: longer items are excluded (None: no limit).
-        batch_size: items per forward pass (left padding, position ids from the mask).
-        max_batch_tokens: cap on batch x padded length, so long traces go one at a time.
-        shard_rows: rows per safetensors shard (memory while capturing grows with this only).
     """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
 
     fractions: tuple[float, ...] = DEFAULT_FRACTIONS
     every: int = 0
-    template: str = "raw"
+    template: str | dict = "raw"
     think_tags: tuple[str, str] = (THINK_OPEN, THINK_CLOSE)
     max_tokens: int | None = None
-    batch_size: int = 8
-    max_batch_tokens: int = 16384
-    shard_rows: int = 2048
 
-    def __post_init__(self) -> None:
+    @model_validator(mode="after")
+    def _readable(self) -> AlongOptions:
         if not self.fractions and self.every <= 0:
             raise InputError("give fractions, --every S, or both", field="fractions")
         if any(not 0.0 <= f <= 1.0 for f in self.fractions):
             raise InputError(
                 f"fractions must lie in [0, 1], got {self.fractions}", field="fractions"
             )
-        if self.every < 0 or self.batch_size < 1 or self.shard_rows < 1:
-            raise InputError("every >= 0, batch size and shard rows >= 1", field="every")
+        if self.every < 0:
+            raise InputError(f"every must be >= 0, got {self.every}", field="every")
+        return self
 
 
 @dataclass(frozen=True)

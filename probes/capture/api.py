@@ -21,6 +21,7 @@ from torch import Tensor
 
 from mimicry.data.exclusions import Exclusions
 from mimicry.data.fileio import hash_inputs, model_fingerprint
+from mimicry.probes.capture.config import CaptureConfig
 from mimicry.probes.capture.inputs import THINK_CLOSE, THINK_OPEN
 from mimicry.probes.capture.loop import iter_shards, n_shards
 from mimicry.probes.capture.manifest import (
@@ -38,7 +39,12 @@ from mimicry.probes.capture.plan import (
     resolve_model,
 )
 from mimicry.probes.capture.results import ENTROPY_COLUMNS, entropy_rows, resid_key
-from mimicry.probes.capture.settings import CaptureSettings, check_name, default_name
+from mimicry.probes.capture.settings import (
+    CaptureSettings,
+    capture_config,
+    check_name,
+    default_name,
+)
 from mimicry.probes.capture.texts import select_traces
 from mimicry.probes.capture.writer import ShardStore
 from mimicry.probes.prompting import PromptConvention
@@ -137,25 +143,20 @@ def capture(
     model: Any,
     items: pd.DataFrame | str | Path,
     *,
+    config: CaptureConfig | None = None,
     tokenizer: Any = None,
     traces: pd.DataFrame | str | Path | Sequence[str | Path] | None = None,
     trace_model: str | None = None,
-    positions: str | Sequence[str] | None = None,
     name: str | None = None,
-    backend: str = "nnsight",
-    batch_size: int = 8,
     dtype: str = "float32",
     device: str | None = None,
     trust_remote_code: bool = False,
     revision: str | None = None,
-    entropy: bool = True,
-    entropy_method: str = "auto",
     template: str | dict | PromptConvention = "raw",
     think_tags: tuple[str, str] = (THINK_OPEN, THINK_CLOSE),
-    max_tokens: int | None = None,
     remote: str = "no",
-    shard_size: int = 256,
     on_batch: Callable[[int], None] | None = None,
+    **overrides,
 ) -> Capture:
     """Capture residual-stream activations and attention entropy of one model, in memory.
 
@@ -164,31 +165,28 @@ def capture(
             name (safetensors weights; its tokenizer is loaded with it).
         items: the item table as a DataFrame (`item_id`, `task`, `prompt`, `answer`, ...), or
             a CSV/JSONL path; validated as `data.items` validates files.
+        config: the stage's options (`CaptureConfig`, default `CaptureConfig()`: positions,
+            backend, batch_size, shard_size, entropy, entropy_method, max_tokens); keyword
+            overrides of its fields (positions="last_prompt", batch_size=2, ...) are validated
+            on top, one line naming the field. `positions` may also be comma-separated text.
         tokenizer: the loaded model's tokenizer (for a path: loaded from the folder).
         traces: a traces DataFrame (`item_id`, `model`, `sample`, `reasoning`) or trace JSONL
             file(s); the text becomes prompt + `<think> reasoning </think>` (sample 0 of each
             item); items without a trace are excluded and counted.
         trace_model: which model's traces to read when they hold several.
-        positions: subset of last_prompt, mean_prompt, mean_trace, think_open (default: all four
-            with traces, the two prompt positions without).
         name: the model's name in the manifest and the run folder (default from the model).
-        backend: `nnsight` (batched, left padding) or `transformer_lens` (one item at a time).
-        batch_size: items per forward pass; 0 chooses it from free memory and the longest item.
         dtype, trust_remote_code, revision: how to load a model given by path.
         device: where batches run (default: the loaded model's device, else cpu).
-        entropy: also capture attention entropy per layer, head and region.
-        entropy_method: auto (fused on CPU, else chunked), chunked, fused, or eager (reference).
         template: the model's prompt convention (as generation used it), or `raw` text / the
             tokenizer's `chat` template around the prompt (legacy names).
         think_tags: the markers that open and close reasoning in this model family.
-        max_tokens: longer items are excluded (default: the model's context length).
         remote: "no"; "local" (through nnsight's remote serialisation, run here); "ndif" (on
             NDIF, needs NDIF_API_KEY; residuals only, entropy is switched off).
-        shard_size: items per shard (`save` writes shards of this size).
         on_batch: called with the number of items in each finished batch.
 
     A loaded model is given back as it came (training flag, attention implementation).
     """
+    options = capture_config(config, overrides)
     loaded = is_loaded_model(model)
     if device is None:
         device = str(next(model.parameters()).device) if loaded else "cpu"
@@ -196,20 +194,14 @@ def capture(
         dtype = str(model.dtype).removeprefix("torch.")
     items_df = _items_frame(items)
     settings = CaptureSettings.build(
-        positions,
+        options,
         traces is not None,
-        backend=backend,
-        batch_size=batch_size,
         dtype=dtype,
         device=device,
         trust_remote_code=trust_remote_code,
         revision=revision,
-        shard_size=shard_size,
-        entropy=entropy,
-        entropy_method=entropy_method,
         template=template,
         think_tags=think_tags,
-        max_tokens=max_tokens,
         remote=remote,
         trace_model=trace_model,
     )

@@ -14,11 +14,15 @@ against the model's own eager `output_attentions`:
 
 from __future__ import annotations
 
+from typing import get_args
+
 import torch
 from jaxtyping import Bool, Float, Int
 from torch import Tensor
 
-ENTROPY_METHODS = ("auto", "chunked", "fused", "eager")
+from mimicry.probes.capture.config import EntropyMethod
+
+ENTROPY_METHODS = get_args(EntropyMethod)  # the config's choices, one list
 CHUNK_BUDGET = 1 << 23  # score elements per chunk (32 MiB in fp32)
 
 

@@ -16,6 +16,7 @@ from pathlib import Path
 from mimicry.data.exclusions import Exclusions
 from mimicry.data.fileio import hash_inputs, is_fresh, model_fingerprint
 from mimicry.data.items import read_items
+from mimicry.probes.capture.config import CaptureConfig
 from mimicry.probes.capture.loop import iter_shards, n_shards
 from mimicry.probes.capture.manifest import (
     assemble,
@@ -24,7 +25,12 @@ from mimicry.probes.capture.manifest import (
     write_items_copy,
 )
 from mimicry.probes.capture.plan import encode, load_weights, make_engine, resolve_model
-from mimicry.probes.capture.settings import CaptureSettings, check_name, default_name
+from mimicry.probes.capture.settings import (
+    CaptureSettings,
+    capture_config,
+    check_name,
+    default_name,
+)
 from mimicry.probes.capture.texts import select_traces
 from mimicry.probes.capture.writer import ShardStore
 
@@ -61,18 +67,18 @@ def capture_run(
     out_run: str | Path,
     name: str | None = None,
     *,
+    config: CaptureConfig | None = None,
     traces: str | Path | Sequence[str | Path] | None = None,
-    positions: str | Sequence[str] | None = None,
     on_shard: Callable[[int, int], None] | None = None,
     on_batch: Callable[[int], None] | None = None,
     **options,
 ) -> CaptureResult:
     """Capture one model into the run folder `out_run`, resumably, shard by shard.
 
-    The same loop as the in-memory `capture` (see it for every option in `options`: backend,
-    batch_size, dtype, device, trust_remote_code, revision, shard_size, entropy,
-    entropy_method, template, think_tags, max_tokens, remote, trace_model); here each finished
-    shard goes to disk at once, so memory stays flat and a killed run resumes.
+    The same loop as the in-memory `capture`: `config` and keyword overrides of its fields as
+    there, and the model's loading and prompting in `options` (dtype, device, trust_remote_code,
+    revision, template, think_tags, remote, trace_model); here each finished shard goes to disk
+    at once, so memory stays flat and a killed run resumes.
 
     Args:
         model: local HF folder or hub name (safetensors weights).
@@ -80,7 +86,6 @@ def capture_run(
         out_run: run directory.
         name: output name under `activations/` and `entropy/` (default from the model).
         traces: trace JSONL file(s); sample 0 of each item is read after its prompt.
-        positions: as for `capture`.
         on_shard: called as `on_shard(finished_shard_index, n_shards)` after each new shard.
         on_batch: called with the number of items in each finished batch.
     """
@@ -90,7 +95,9 @@ def capture_run(
     trace_paths = (
         None if traces is None else ([traces] if isinstance(traces, str | Path) else list(traces))
     )
-    settings = CaptureSettings.build(positions, bool(trace_paths), **options)
+    overrides = {k: options.pop(k) for k in list(options) if k in CaptureConfig.model_fields}
+    stage = capture_config(config, overrides)
+    settings = CaptureSettings.build(stage, bool(trace_paths), **options)
     handle = resolve_model(model, None, settings)
     items_df = read_items(items_path)
     reasoning = _read_reasoning(trace_paths, settings.trace_model, items_df, handle.tokenizer)

@@ -1,4 +1,5 @@
-"""The options of one capture, checked once, for the in-memory `capture` and the run-folder stage.
+"""One capture's resolved settings, checked once, for the in-memory `capture` and the run-folder
+stage: the stage's `CaptureConfig` plus how the model is loaded and prompted.
 
 Every option is validated before any weights load, so bad input fails in a second with one line
 naming the option.
@@ -8,82 +9,78 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
 
 from mimicry.data.errors import InputError
-from mimicry.probes.capture.backends import BACKENDS
-from mimicry.probes.capture.entropy import ENTROPY_METHODS, fused_available
+from mimicry.probes.capture.config import CaptureConfig
+from mimicry.probes.capture.entropy import fused_available
 from mimicry.probes.capture.inputs import THINK_CLOSE, THINK_OPEN
 from mimicry.probes.capture.positions import TRACE_POSITIONS, parse_positions
+from mimicry.probes.config import resolve_config
 from mimicry.probes.prompting import PromptConvention
 
 FORMAT_VERSION = 1
 REMOTE_MODES = ("no", "local", "ndif")
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
-PROMPT_POSITIONS = ("last_prompt", "mean_prompt")
-ALL_POSITIONS = ("last_prompt", "mean_prompt", "mean_trace", "think_open")
 
 
 @dataclass
 class CaptureSettings:
-    """How to read a model: the options both capture entry points share (see `capture`)."""
+    """One capture, resolved: the stage's options (`config`, a `CaptureConfig`), the positions
+    read, and how this model is loaded and prompted (per model, so not stage options)."""
 
-    positions: tuple[str, ...] = PROMPT_POSITIONS
-    backend: str = "nnsight"
-    batch_size: int = 8
+    config: CaptureConfig
+    positions: tuple[str, ...]
     dtype: str = "float32"
     device: str = "cpu"
     trust_remote_code: bool = False
     revision: str | None = None
-    shard_size: int = 256
-    entropy: bool = True
-    entropy_method: str = "auto"
     template: str | dict = "raw"  # a legacy name, or a prompt convention's fields
     think_tags: tuple[str, str] = (THINK_OPEN, THINK_CLOSE)
-    max_tokens: int | None = None
     remote: str = "no"
     trace_model: str | None = None
+    entropy: bool = field(default=True, init=False)
     resolved_method: str | None = field(default=None, init=False)
 
     @classmethod
-    def build(cls, positions: str | Sequence[str] | None, has_traces: bool, **options):
-        """Settings with the default positions for the inputs (all four with traces), checked."""
-        chosen = positions or (ALL_POSITIONS if has_traces else PROMPT_POSITIONS)
-        template = options.get("template", "raw")
+    def build(cls, config: CaptureConfig, has_traces: bool, **loading):
+        """Settings for these inputs (the default positions: all four with traces), checked."""
+        template = loading.get("template", "raw")
         if not isinstance(template, str):  # a prompt convention: stored as its JSON fields
             convention = PromptConvention.from_value(template).as_dict()
-            options = {
-                **options,
+            loading = {
+                **loading,
                 "template": convention,
                 "think_tags": (convention["think_open"], convention["think_close"]),
             }
-        settings = cls(positions=parse_positions(chosen), **options)
+        positions = parse_positions(list(config.positions_for(has_traces)))
+        settings = cls(config=config, positions=positions, **loading)
         settings.think_tags = tuple(settings.think_tags)
         settings.check(has_traces)
         return settings
 
+    @property
+    def backend(self) -> str:
+        return self.config.backend
+
+    @property
+    def batch_size(self) -> int:
+        return self.config.batch_size
+
+    @property
+    def shard_size(self) -> int:
+        return self.config.shard_size
+
+    @property
+    def max_tokens(self) -> int | None:
+        return self.config.max_tokens
+
     def check(self, has_traces: bool) -> None:
-        """Reject unknown backends, methods and modes, bad sizes, and trace positions without
-        traces; resolve the entropy method for the device."""
-        if self.backend not in BACKENDS:
-            raise InputError(
-                f"unknown backend {self.backend!r}; choose from {', '.join(BACKENDS)}",
-                field="backend",
-            )
-        if self.batch_size < 0:
-            raise InputError(f"must be 0 (auto) or more, got {self.batch_size}", field="batch_size")
-        if self.shard_size < 1:
-            raise InputError(f"must be at least 1, got {self.shard_size}", field="shard_size")
-        if self.entropy_method not in ENTROPY_METHODS:
-            raise InputError(
-                f"unknown entropy method {self.entropy_method!r}; choose from "
-                f"{', '.join(ENTROPY_METHODS)}",
-                field="entropy_method",
-            )
+        """Reject trace positions without traces and remote modes the backend cannot run (the
+        options' own ranges are the config's); resolve the entropy method for the device."""
         needs_trace = [p for p in self.positions if p in TRACE_POSITIONS]
         if (
             not has_traces
@@ -95,9 +92,9 @@ class CaptureSettings:
                 field="positions",
             )
         check_remote(self.remote, self.backend)
-        self.entropy = self.entropy and self.remote == "no"
+        self.entropy = self.config.entropy and self.remote == "no"
         self.resolved_method = (
-            resolve_entropy_method(self.entropy_method, self.input_device, self.backend)
+            resolve_entropy_method(self.config.entropy_method, self.input_device, self.backend)
             if self.entropy
             else None
         )
@@ -123,6 +120,20 @@ class CaptureSettings:
             "trace_model": self.trace_model,
             "remote": self.remote,
         }
+
+
+def capture_config(config: CaptureConfig | None, overrides: dict) -> CaptureConfig:
+    """`config` with keyword overrides, validated (`positions` may be comma-separated text); a
+    subclass (the run config's section) is read as the plain `CaptureConfig`."""
+    if isinstance(overrides.get("positions"), str):
+        overrides = {**overrides, "positions": list(parse_positions(overrides["positions"]))}
+    if (
+        config is not None
+        and type(config) is not CaptureConfig
+        and isinstance(config, CaptureConfig)
+    ):
+        config = CaptureConfig(**config.model_dump(include=set(CaptureConfig.model_fields)))
+    return resolve_config(CaptureConfig, config, overrides)
 
 
 def default_name(model: str | Path) -> str:

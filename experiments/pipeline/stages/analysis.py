@@ -96,6 +96,7 @@ def effort_stage(ctx: RunContext) -> list[Unit]:
 
     def run(step) -> None:
         from mimicry.experiments.commands.effort_cmd import effort_run
+        from mimicry.probes.capture.config import AlongCaptureConfig
 
         with single_blas_thread():
             effort_run(
@@ -104,9 +105,8 @@ def effort_stage(ctx: RunContext) -> list[Unit]:
                 models=None,
                 teacher=None,
                 sources=None,
-                batch_size=max(1, ctx.config.capture.batch_size),
-                max_batch_tokens=16384,
-                shard_rows=2048,
+                # the capture stage's batch (0, chosen from memory there: one item at a time)
+                along=AlongCaptureConfig(batch_size=max(1, ctx.config.capture.batch_size)),
                 random_init=ctx.config.capture.random_init_baseline,
                 dtype="float32",
                 device="cpu",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from mimicry.data.fileio import model_fingerprint
+from mimicry.distill.config import SFTConfig
 from mimicry.experiments.pipeline.models import (
     prompt_options,
     student_name,
@@ -42,6 +43,7 @@ def distill_stage(ctx: RunContext) -> list[Unit]:
     options = ctx.config.distill
     base = role_source(ctx, "base")
     prompting = prompt_options(ctx.config.models.base).generate
+    training = SFTConfig(**options.model_dump(include=set(SFTConfig.model_fields)))
     units = []
     for condition in options.sft_conditions:
         data_dir = ctx.run_dir / "ablations" / condition
@@ -54,14 +56,7 @@ def distill_stage(ctx: RunContext) -> list[Unit]:
                 base,
                 data_dir,
                 out,
-                epochs=options.epochs,
-                max_steps=options.max_steps or -1,
-                lr=options.learning_rate,
-                batch_size=options.batch_size,
-                lora=options.lora,
-                lora_r=options.lora_r,
-                save_steps=options.save_steps,
-                seed=ctx.config.seed,
+                config=training,
                 trust_remote_code=ctx.config.models.base.trust_remote_code,
                 prompt_style=prompting.get("prompt_style", "auto"),
                 callbacks=[_checkpoint_callback(step)],
@@ -98,28 +93,14 @@ def _rl_unit(ctx: RunContext, condition: str, base, prompting: dict, after: list
     rl = options.rl
 
     def run(step) -> None:
-        from mimicry.distill.rl import RLOptions, train_rl_student
+        from mimicry.distill.rl import RLPrompting, train_rl_student
 
         train_rl_student(
             start,
             items,
             out,
-            RLOptions(
-                max_steps=rl.max_steps,
-                lr=rl.learning_rate,
-                batch_size=rl.batch_size,
-                num_generations=rl.num_generations,
-                max_completion_length=rl.max_completion_length,
-                temperature=rl.temperature,
-                cost_per_token=rl.cost_per_token,
-                lora=options.lora,
-                lora_r=options.lora_r,
-                seed=ctx.config.seed,
-                prompt_style=prompting.get("prompt_style", "auto"),
-                open_think=prompting.get("open_think", False),
-                open_tag=prompting.get("open_tag", "<think>"),
-                close_tag=prompting.get("close_tag", "</think>"),
-            ),
+            config=rl,
+            prompting=RLPrompting(**prompting),
             trust_remote_code=ctx.config.models.base.trust_remote_code,
             progress=lambda done, total: step(done, total),
         )
@@ -129,7 +110,7 @@ def _rl_unit(ctx: RunContext, condition: str, base, prompting: dict, after: list
     start_inputs = after or [model_fingerprint(base)]
     return Unit(
         student_name(condition),
-        [items, *start_inputs, rl.model_dump(mode="json"), options.lora, ctx.config.seed],
+        [items, *start_inputs, rl.model_dump(mode="json")],
         [out / "config.json", out / "training_log.csv"],
         run,
         requires=[items, *([start / "config.json"] if condition == "sft_then_rl" else [])],

@@ -16,31 +16,6 @@ from mimicry.experiments.pipeline.stages.common import (
 )
 
 
-def steer_layer(ctx: RunContext, model: str) -> int:
-    """The configured layer, else the model's best human-RT probe layer (>= 1), else the middle."""
-    if ctx.config.steer.layer is not None:
-        return ctx.config.steer.layer
-    import json
-
-    import pandas as pd
-
-    manifest = ctx.run_dir / "activations" / model / "manifest.json"
-    n_layers = json.loads(manifest.read_text())["n_layers"] if manifest.is_file() else 2
-    probes = ctx.run_dir / "probes" / "probes.csv"
-    if probes.is_file():
-        table = pd.read_csv(probes)
-        rows = table[
-            (table["model"] == model)
-            & (table["target"] == "human_rt")
-            & (table["feature_set"] == "activations")
-            & (table["position"] == ctx.config.steer.position)
-            & (table["layer"] >= 1)
-        ]
-        if not rows.empty:
-            return int(rows.sort_values("score").iloc[-1]["layer"])
-    return max(1, n_layers // 2)
-
-
 def steer_stage(ctx: RunContext) -> list[Unit]:
     options = ctx.config.steer
     sources = model_sources(ctx)
@@ -54,7 +29,10 @@ def steer_stage(ctx: RunContext) -> list[Unit]:
     out = ctx.run_dir / "probes" / "steer.csv"
     generation = ctx.config.generate
     spec = spec_of(ctx, options.model)
-    layer = steer_layer(ctx, options.model)
+    from mimicry.probes.steer import steer_layer
+
+    layer = options.layer or steer_layer(ctx.run_dir, options.model, options.position)
+    config = options.steer_config().model_copy(update={"layer": layer})
     convention = run_convention(ctx.config, options.model)  # as it generated its traces
 
     def run(step) -> None:
@@ -63,15 +41,10 @@ def steer_stage(ctx: RunContext) -> list[Unit]:
         steer_run(
             source,
             ctx.run_dir,
-            layer=layer,
-            alphas=list(options.alphas),
+            config=config,
             out_path=out,
             name=options.model,
-            position=options.position,
             max_new_tokens=generation.max_new_tokens,
-            limit=options.n_items,
-            n_boot=options.n_boot,
-            seed=ctx.config.seed,
             trust_remote_code=spec.trust_remote_code,
             remote=spec.remote,
             convention=convention,
@@ -92,7 +65,7 @@ def steer_stage(ctx: RunContext) -> list[Unit]:
                 convention.as_dict(),
                 spec.remote,
                 generation.max_new_tokens,
-                ctx.config.seed,
+                generation.batch_size,
             ],
             [out],
             run,

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import get_args
 
 from jaxtyping import Float
 from torch import Tensor
 
 from mimicry.data.errors import InputError
+from mimicry.probes.capture.config import CaptureBackend
 
-BACKENDS = ("nnsight", "transformer_lens")
+BACKENDS = get_args(CaptureBackend)  # the config's choices, one list
 
 
 @dataclass
