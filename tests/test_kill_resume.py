@@ -13,6 +13,7 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pandas as pd
@@ -44,13 +45,20 @@ def killed(what: list[str], argv: list[str]) -> subprocess.CompletedProcess:
         "OMP_NUM_THREADS": "1",
         "MIMICRY_TEST_TORCH_THREADS": str(torch.get_num_threads()),
     }
-    done = subprocess.run(
-        [sys.executable, str(WRAPPER), *what, "--", *argv],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    # Output goes to files, not pipes: the probe stage's worker processes outlive a SIGKILL of
+    # their parent for a while and would hold a pipe open until they exit.
+    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
+        done = subprocess.run(
+            [sys.executable, str(WRAPPER), *what, "--", *argv],
+            env=env,
+            stdout=out,
+            stderr=err,
+            text=True,
+            timeout=300,
+        )
+        out.seek(0)
+        err.seek(0)
+        done.stdout, done.stderr = out.read(), err.read()
     assert done.returncode == -9, (done.returncode, done.stderr[-2000:])
     return done
 
