@@ -295,3 +295,27 @@ def test_a_training_fold_with_one_class_is_counted_in_the_exclusions(tmp_path):
     # the outer fold holding g0 trains on wrong answers only; some permutations do the same
     assert "1 real" in counted["example"].iloc[0]
     assert counted["n"].iloc[0] >= 1
+
+
+def test_a_target_with_too_few_groups_is_skipped_and_counted_not_fatal(tmp_path):
+    """A model that parsed items of 3 groups only: its own_length cannot take 5 grouped folds, so
+    that target alone is skipped and counted; the other targets and the other model are fitted."""
+    run = make_run(tmp_path, models=("teacher", "base"))
+    path = run / "traces" / "all.jsonl"
+    rows = [json.loads(line) for line in path.read_text().splitlines()]
+    for row in rows:  # the base parsed only the items of groups g0-g2 (i000-i014)
+        if row["model"] == "base" and row["item_id"] >= "i015":
+            row["answer"] = ""  # no answer found: read as parsed = False
+    path.write_text("".join(json.dumps(row) + "\n" for row in rows))
+    config = FAST.model_copy(update={"targets": ["human_rt", "own_length"]})
+    out = run_probes(run, config=config)
+    table = pd.read_csv(out / "probes.csv")
+    fitted = set(zip(table["model"], table["target"], strict=True))
+    assert fitted == {("teacher", "human_rt"), ("teacher", "own_length"), ("base", "human_rt")}
+    ledger = pd.read_csv(out / "exclusions.csv")
+    skipped = ledger[ledger["reason"] == "too_few_groups"]
+    assert list(skipped["model"]) == ["base"]
+    assert skipped["n"].iloc[0] == 15
+    assert (
+        "own_length" in skipped["example"].iloc[0] and "3 item groups" in skipped["example"].iloc[0]
+    )

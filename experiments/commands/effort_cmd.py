@@ -6,6 +6,7 @@ fields of `EffortConfig` (the run config's `effort` section)."""
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated
 
@@ -133,10 +134,12 @@ def effort_run(
     dtype: str,
     device: str,
     trust_remote_code: bool,
+    say: Callable[[str], None] = print,
 ) -> None:
     """The effort stage over a run folder (`mimicry effort` and the pipeline): the probes'
     options are `config`, the along-trace capture's batching `along`; the rest say which models
-    to read and how to load them."""
+    to read and how to load them. `say` gets one line per model and one at the end (the
+    pipeline turns them into its own progress display)."""
     from mimicry.data.lock import run_lock
 
     if not run.is_dir():
@@ -186,7 +189,7 @@ def effort_run(
                     load_tokenizer(random_source, **load),
                 )
                 random_key = model_fingerprint(random_source)
-            print(f"effort: {name}{' (+ random init)' if baseline else ''}")
+            say(f"effort: {name}{' (+ random init)' if baseline else ''}")
             results.append(
                 effort_model(
                     model,
@@ -205,7 +208,7 @@ def effort_run(
             )
             del model, baseline
         out = write_effort(combine(results, teacher_name, config), run / "effort")
-        print(f"wrote {out} and effort_bins.csv, effort_compare.csv, effort_predictions.csv")
+        say(f"wrote {out} and effort_bins.csv, effort_compare.csv, effort_predictions.csv")
 
 
 def register(app: typer.Typer) -> None:

@@ -19,7 +19,7 @@ from jaxtyping import Float
 from mimicry.data.errors import InputError
 from mimicry.data.exclusions import Exclusions
 from mimicry.probes.config import ProbeConfig, resolve_config
-from mimicry.probes.probing.cv import nested_splits
+from mimicry.probes.probing.cv import grouped_splits, nested_splits
 from mimicry.probes.probing.probe import run_probe
 from mimicry.probes.probing.run_reader import check_surface_features, surface_columns
 from mimicry.probes.probing.targets import HUMAN_TARGETS, STAGE, build_targets
@@ -74,7 +74,23 @@ def fit_layers(
     surface = surface_matrix(aligned)
     rows: list[dict] = []
     predictions: list[dict] = []
+    groups = aligned["group"].astype(str).to_numpy()
+    grouped_splits(groups, config.folds, config.seed, what="items")  # too coarse a table: exit 2
     for target in model_targets.values():
+        kept = np.isfinite(target.values)
+        n_groups = len(np.unique(groups[kept]))
+        if n_groups < config.folds:
+            # e.g. own_length of a model that parsed few items: grouped CV is impossible for this
+            # target alone, so it is skipped and counted instead of failing the stage
+            exclusions.add(
+                STAGE,
+                "too_few_groups",
+                model=model,
+                n=int(kept.sum()),
+                example=f"{target.name} at {position}: {n_groups} item groups among "
+                f"{int(kept.sum())} items with a value, {config.folds} grouped folds asked",
+            )
+            continue
         say(f"{model} {position} {target.name}")
         target_rows, target_predictions, one_class = probe_target(
             model, position, target, aligned, resid, random_resid, surface, config

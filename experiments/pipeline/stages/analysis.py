@@ -111,8 +111,8 @@ def effort_stage(ctx: RunContext) -> list[Unit]:
                 dtype="float32",
                 device="cpu",
                 trust_remote_code=False,
+                say=lambda _message: step(),
             )
-        step()
 
     return [
         Unit(
